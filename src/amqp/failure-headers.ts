@@ -1,0 +1,38 @@
+import type { Message, Options } from 'amqplib';
+
+/**
+ * Our own failure headers (DESIGN §5). Not x-death: from RabbitMQ 4.0 on the broker owns every x- header
+ * and ignores a client-set x-death, so counting retries on it would loop forever on some brokers.
+ */
+export const Header = {
+  attempts: 'exchange-attempts',
+  replays: 'exchange-replays',
+  error: 'exchange-error',
+  errorCode: 'exchange-error-code',
+  failedAt: 'exchange-failed-at',
+  queue: 'exchange-queue',
+} as const;
+
+export function numberHeader(message: Message, name: string): number {
+  const value = message.properties.headers?.[name];
+  const parsed = typeof value === 'number' ? value : typeof value === 'string' ? Number.parseInt(value, 10) : Number(value ?? 0);
+  return Number.isFinite(parsed) && parsed > 0 ? Math.floor(parsed) : 0;
+}
+
+/** The message's properties for a republish, with headers changed and the broker's x- headers left behind. */
+export function republishOptions(message: Message, headers: Record<string, unknown>): Options.Publish {
+  const p = message.properties;
+  const kept = Object.fromEntries(Object.entries(p.headers ?? {}).filter(([name]) => !name.startsWith('x-')));
+  return {
+    contentType: p.contentType,
+    contentEncoding: p.contentEncoding,
+    messageId: p.messageId,
+    correlationId: p.correlationId,
+    timestamp: p.timestamp,
+    type: p.type,
+    appId: p.appId,
+    priority: p.priority,
+    persistent: true,
+    headers: { ...kept, ...headers },
+  };
+}

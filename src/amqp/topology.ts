@@ -1,0 +1,65 @@
+import type { Options } from 'amqplib';
+import type { ExchangeConfig, SinkName } from '../config/schema.js';
+import { entityTypes, type EntityType } from '../messages/entity-types.js';
+
+/**
+ * The broker layout of DESIGN §5, computed from the config alone, so that `setup`, `setup --check`,
+ * the drain, the publisher and `status` all agree on names and arguments.
+ */
+export interface RouteTopology {
+  type: EntityType;
+  sink: SinkName;
+  exchange: string;
+  queue: string;
+  retryQueue: string;
+  deadLetterQueue: string;
+  queueArguments: Record<string, unknown>;
+  retryArguments: Record<string, unknown>;
+  deadLetterArguments: Record<string, unknown>;
+}
+
+export function exchangeName(config: ExchangeConfig, type: EntityType): string {
+  return `${config.tenant ? `${config.tenant}.` : ''}${type}`;
+}
+
+export function routeTopology(config: ExchangeConfig, type: EntityType, sink: SinkName): RouteTopology {
+  const queue = `${exchangeName(config, type)}.${sink}`;
+  const retryQueue = `${queue}.retry`;
+  const deadLetterQueue = `${queue}.dlq`;
+  const typeArguments: Record<string, unknown> = { 'x-queue-type': config.amqp.queueType };
+  // Quorum queues dead-letter at-least-once only with reject-publish overflow; without it a broker-side
+  // dead-lettering (delivery limit, TTL) could drop the message if the target were briefly unavailable.
+  const safeDeadLettering: Record<string, unknown> = config.amqp.queueType === 'quorum'
+    ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' }
+    : {};
+  return {
+    type,
+    sink,
+    exchange: exchangeName(config, type),
+    queue,
+    retryQueue,
+    deadLetterQueue,
+    // The work queue dead-letters into its .dlq: our code never nacks without requeue, so only the broker
+    // itself (a quorum queue's delivery limit) can take this path, and then the message is parked, not lost.
+    queueArguments: { ...typeArguments, ...safeDeadLettering, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueue },
+    retryArguments: {
+      ...typeArguments, ...safeDeadLettering,
+      'x-message-ttl': config.amqp.retryDelayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue,
+    },
+    deadLetterArguments: { ...typeArguments },
+  };
+}
+
+export function routesOf(config: ExchangeConfig, type: EntityType, onlySink?: string): RouteTopology[] {
+  return config.routes[type].filter((sink) => !onlySink || sink === onlySink).map((sink) => routeTopology(config, type, sink));
+}
+
+export function allRoutes(config: ExchangeConfig): RouteTopology[] {
+  return entityTypes.flatMap((type) => routesOf(config, type));
+}
+
+export function queueOptions(args: Record<string, unknown>): Options.AssertQueue {
+  return { durable: true, arguments: args };
+}
+
+export const bindingPattern = '#';

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { entityTypes } from '../../messages/entity-types.js';
+import { parseCount, parsePositive, shutdownSignal, withContext } from '../command-runner.js';
+import { printSummaries } from '../output.js';
+
+export function registerDrainCommands(program: Command): void {
+  for (const type of entityTypes) {
+    program
+      .command(type)
+      .alias(`exchange:${type}`)
+      .description(`drain the ${type} queues into their sinks`)
+      .option('--limit <n>', 'most messages this run takes from each queue (0 = until empty)', parseCount)
+      .option('--batch-size <n>', 'sink write size', parsePositive)
+      .option('--prefetch <n>', 'unacked messages the broker may send ahead', parsePositive)
+      .option('--sink <name>', 'drain only the route to this sink')
+      .option('--idle-ms <n>', 'stop when nothing arrives for this long', parsePositive)
+      .option('--exclusive', 'take a lock so that two runs never overlap (exit 75 if held)')
+      .action(async (_options, command: Command) => {
+        await withContext(command, async (context, mode, options) => {
+          const { drain } = await import('../../jobs/drain.js');
+          const summary = await drain(context, {
+            type,
+            sink: options.sink as string | undefined,
+            limit: (options.limit as number | undefined) ?? context.config.drain.limit,
+            batchSize: (options.batchSize as number | undefined) ?? context.config.drain.batchSize,
+            prefetch: (options.prefetch as number | undefined) ?? context.config.amqp.prefetch,
+            idleMs: (options.idleMs as number | undefined) ?? context.config.drain.idleMs,
+            dryRun: Boolean(options.dryRun),
+            exclusive: Boolean(options.exclusive),
+            signal: shutdownSignal(),
+          });
+          printSummaries(mode, [summary]);
+          return summary.exitCode;
+        });
+      });
+  }
+}

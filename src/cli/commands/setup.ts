@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { withContext } from '../command-runner.js';
+import { printJson, printLine } from '../output.js';
+
+export function registerSetupCommand(program: Command): void {
+  program
+    .command('setup')
+    .description('declare exchanges, queues, retry and dead-letter queues, and migrate the record store (idempotent)')
+    .option('--check', 'only verify; name every difference and exit 78 if there is one')
+    .action(async (_options, command: Command) => {
+      await withContext(command, async (context, mode, options) => {
+        const { setup } = await import('../../jobs/setup.js');
+        const result = await setup(context, { check: Boolean(options.check) });
+        if (mode.json) printJson({ event: 'setup', check: Boolean(options.check), actions: result.actions });
+        else if (!mode.quiet && (mode.tty || mode.verbose)) result.actions.forEach((action) => printLine(action));
+        return 0;
+      });
+    });
+}

@@ -1,0 +1,62 @@
+import { Command, CommanderError } from 'commander';
+import { ExitCode, exitCodeOf } from '../errors.js';
+import { registerConfigCommand } from './commands/config.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerDrainCommands } from './commands/drain.js';
+import { registerPublishCommand } from './commands/publish.js';
+import { registerRecordsCommand } from './commands/records.js';
+import { registerReplayDlqCommand } from './commands/replay-dlq.js';
+import { registerRunsCommand } from './commands/runs.js';
+import { registerSetupCommand } from './commands/setup.js';
+import { registerStatusCommand } from './commands/status.js';
+import { outputMode, printError } from './output.js';
+
+function buildProgram(): Command {
+  const program = new Command('exchange')
+    .description('moves business data between 1C, RabbitMQ, Bitrix24, Elasticsearch and a SQL record store')
+    .version('0.1.0')
+    .option('--config <path>', 'config file (else EXCHANGE_CONFIG, else .exchangerc* in the working folder)')
+    .option('--json', 'machine output: one JSON object per line on stdout')
+    .option('--quiet', 'print nothing but errors')
+    .option('--verbose', 'print what happens, batch by batch')
+    .option('--dry-run', 'read and transform, write nothing, ack nothing')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  // Every subcommand, however deep, reports usage errors through the same exit-code catch.
+  program.hook('preSubcommand', (_thisCommand, sub) => { sub.exitOverride(); });
+  registerDrainCommands(program);
+  registerSetupCommand(program);
+  registerPublishCommand(program);
+  registerRecordsCommand(program);
+  registerRunsCommand(program);
+  registerStatusCommand(program);
+  registerReplayDlqCommand(program);
+  registerConfigCommand(program);
+  registerDemoCommand(program);
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** The one top-level catch: every error becomes a sysexits code (DESIGN §3). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed the message; help and version are not errors.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const code = exitCodeOf(error);
+    printError(outputMode(program.opts()), error, code);
+    return code;
+  }
+}
+
+const code = await main(process.argv);
+// Flush, then exit: a cron job must never hang on a forgotten handle.
+process.stdout.write('', () => process.exit(code));

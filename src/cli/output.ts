@@ -1,0 +1,80 @@
+import chalk from 'chalk';
+import { ExchangeError } from '../errors.js';
+import { maskSecrets } from '../config/secrets.js';
+import type { Reporter } from '../jobs/reporter.js';
+import type { Summary } from '../jobs/summary.js';
+
+export interface OutputMode {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  /** stdout is a terminal: tables and colour; otherwise cron-quiet. */
+  tty: boolean;
+}
+
+export function outputMode(options: { json?: boolean; quiet?: boolean; verbose?: boolean }): OutputMode {
+  return { json: Boolean(options.json), quiet: Boolean(options.quiet), verbose: Boolean(options.verbose), tty: Boolean(process.stdout.isTTY) };
+}
+
+/** Human lines go to stderr, so stdout carries only results (a number, JSON lines, a table on a terminal). */
+export function createReporter(mode: OutputMode): Reporter {
+  const human = (line: string) => process.stderr.write(`${maskSecrets(line)}\n`);
+  return {
+    info: (message) => { if (!mode.quiet && !mode.json && (mode.tty || mode.verbose)) human(message); },
+    debug: (message) => { if (mode.verbose && !mode.json) human(chalk.dim(message)); },
+    warn: (message) => { if (!mode.quiet) human(chalk.yellow(`warning: ${message}`)); },
+    event: (event) => { if (mode.json && mode.verbose) printJson(event); },
+  };
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${maskSecrets(JSON.stringify(value))}\n`);
+}
+
+export function printLine(text: string): void {
+  process.stdout.write(`${maskSecrets(text)}\n`);
+}
+
+const summaryColumns = ['read', 'written', 'stale', 'unchanged', 'retried', 'deadLettered', 'published'] as const;
+
+/** The end-of-run summary (DESIGN §2): a JSON line with --json, a table on a terminal, one stderr line for cron when it went wrong. */
+export function printSummaries(mode: OutputMode, summaries: Summary[]): void {
+  if (mode.json) {
+    for (const summary of summaries) printJson(summary);
+    return;
+  }
+  if (mode.quiet) return;
+  if (mode.tty || mode.verbose) {
+    printTable(
+      ['command', ...summaryColumns, 'ms', 'exit'],
+      summaries.map((s) => [s.command, ...summaryColumns.map((c) => String(s[c])), String(s.durationMs), String(s.exitCode)]),
+    );
+    return;
+  }
+  for (const s of summaries.filter((summary) => summary.exitCode !== 0)) {
+    process.stderr.write(`${s.command}: ${summaryColumns.map((c) => `${c}=${s[c]}`).join(' ')} exit=${s.exitCode}\n`);
+  }
+}
+
+export function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  printLine(chalk.bold(line(headers)));
+  for (const row of rows) printLine(line(row));
+}
+
+/** The one place errors become text: message, one line per detail, then what to do. */
+export function printError(mode: OutputMode, error: unknown, exitCode: number): void {
+  const message = maskSecrets(error instanceof Error ? error.message : String(error));
+  const details = error instanceof ExchangeError ? error.details.map(maskSecrets) : [];
+  const hint = error instanceof ExchangeError && error.hint ? maskSecrets(error.hint) : undefined;
+  if (mode.json) {
+    printJson({ event: 'error', code: error instanceof ExchangeError ? error.code : 'INTERNAL', message, details, hint, exitCode });
+    const summary = (error as { summary?: Summary }).summary;
+    if (summary) printJson(summary);
+  }
+  process.stderr.write(`${chalk.red('exchange:')} ${message}\n`);
+  for (const detail of details) process.stderr.write(`${detail}\n`);
+  if (hint) process.stderr.write(`${chalk.dim(`hint: ${hint}`)}\n`);
+  if (!(error instanceof ExchangeError) && error instanceof Error && error.stack && mode.verbose) process.stderr.write(`${error.stack}\n`);
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { entityTypes } from '../messages/entity-types.js';
+
+/**
+ * The configuration contract (DESIGN §4). Strict objects everywhere: an unknown key is an error,
+ * because a misspelt key that is silently ignored is how a cron job quietly does the wrong thing.
+ */
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+export const sinkNames = ['records', 'crm', 'elasticsearch'] as const;
+export type SinkName = (typeof sinkNames)[number];
+
+const amqpSchema = z.strictObject({
+  url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://').default('amqp://guest:guest@127.0.0.1:5672'),
+  connectTimeoutMs: positiveInt.default(8000),
+  heartbeatSeconds: nonNegativeInt.default(30),
+  queueType: z.enum(['quorum', 'classic']).default('quorum'),
+  prefetch: positiveInt.max(65535).default(500),
+  retryDelayMs: positiveInt.default(30000),
+  maxAttempts: positiveInt.default(5),
+  confirmTimeoutMs: positiveInt.default(30000),
+});
+
+const recordStoreSchema = z.strictObject({
+  url: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must be sqlite:<path> or postgres://…').default('sqlite:./exchange.db'),
+});
+
+const drainSchema = z.strictObject({
+  limit: nonNegativeInt.default(0),
+  batchSize: positiveInt.max(10000).default(200),
+  idleMs: positiveInt.default(1000),
+  lockAtMostForMs: positiveInt.default(15 * 60 * 1000),
+});
+
+const routesSchema = z.strictObject(
+  Object.fromEntries(entityTypes.map((type) => [type, z.array(z.enum(sinkNames)).min(1).default(['records'])])) as {
+    [K in (typeof entityTypes)[number]]: z.ZodDefault<z.ZodArray<z.ZodEnum<{ [S in SinkName]: S }>>>;
+  },
+);
+
+const crmSchema = z.strictObject({
+  webhookUrl: z.string().url().optional(),
+  requestsPerSecond: z.number().positive().default(2),
+  burst: positiveInt.default(50),
+  timeoutMs: positiveInt.default(30000),
+});
+
+const elasticsearchSchema = z.strictObject({
+  node: z.string().url().optional(),
+  apiKey: z.string().optional(),
+  index: z.string().default('products'),
+  timeoutMs: positiveInt.default(30000),
+});
+
+export const configSchema = z.strictObject({
+  tenant: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only').optional(),
+  amqp: amqpSchema.prefault({}),
+  recordStore: recordStoreSchema.prefault({}),
+  drain: drainSchema.prefault({}),
+  routes: routesSchema.prefault({}),
+  crm: crmSchema.prefault({}),
+  elasticsearch: elasticsearchSchema.prefault({}),
+});
+
+export type ExchangeConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,184 @@
+import type { ConsumeMessage } from 'amqplib';
+import { BoundedConsumer } from '../amqp/bounded-consumer.js';
+import { declareTopology } from '../amqp/declare-topology.js';
+import { FailureRouter } from '../amqp/failure-router.js';
+import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
+import { routesOf, type RouteTopology } from '../amqp/topology.js';
+import { ExchangeError } from '../errors.js';
+import { parseEnvelope, type Envelope } from '../messages/envelope.js';
+import type { EntityType } from '../messages/entity-types.js';
+import { sinkPlugin } from '../sinks/registry.js';
+import type { Sink, SinkItemResult } from '../sinks/sink.js';
+import { takeLock, type HeldLock } from './exclusive-lock.js';
+import { Inbox } from './inbox.js';
+import type { JobContext } from './job-context.js';
+import { journaled } from './run-journal.js';
+import type { Counts, Summary } from './summary.js';
+
+export interface DrainOptions {
+  type: EntityType;
+  /** Only this route's queue; all of the type's routes when absent. */
+  sink?: string;
+  /** Most messages taken from each queue this run; 0 = until the queue is empty. */
+  limit: number;
+  batchSize: number;
+  prefetch: number;
+  idleMs: number;
+  dryRun: boolean;
+  exclusive: boolean;
+  /** Aborted on SIGINT/SIGTERM: stop taking messages, finish the ones in hand. */
+  signal?: AbortSignal;
+  /** Name in the run journal and the summary (the command as typed). */
+  command?: string;
+}
+
+/** How long a partial batch waits for more messages before it is written anyway. */
+const lingerMs = 15;
+
+/** Drains the type's queues into their sinks (DESIGN §2): at-least-once, acked only after the write. */
+export async function drain(context: JobContext, options: DrainOptions): Promise<Summary> {
+  const routes = routesOf(context.config, options.type, options.sink);
+  if (routes.length === 0) {
+    throw new ExchangeError('USAGE', `the type "${options.type}" has no route to the sink "${options.sink}"`, {
+      hint: `routes.${options.type} in the config lists: ${context.config.routes[options.type].join(', ')}`,
+    });
+  }
+  return journaled(context, options.command ?? options.type, async (counts) => {
+    const store = await context.recordStore();
+    let lock: HeldLock | undefined;
+    if (options.exclusive) lock = await takeLock(store, `drain:${routes[0].exchange}${options.sink ? `.${options.sink}` : ''}`, context.config.drain.lockAtMostForMs, context.reporter);
+    try {
+      const connection = await context.connection();
+      if (!options.dryRun) await declareTopology(connection, routes);
+      for (const route of routes) {
+        if (options.signal?.aborted) break;
+        const sink = options.dryRun ? undefined : await sinkPlugin(route.sink).open({ config: context.config, recordStore: store, reporter: context.reporter });
+        try {
+          await new RouteDrain(context, route, sink, options, counts).run();
+        } finally {
+          await sink?.close();
+        }
+      }
+    } finally {
+      await lock?.release();
+    }
+  });
+}
+
+class RouteDrain {
+  private readonly inbox = new Inbox<ConsumeMessage>();
+  private brokerFailure?: Error;
+
+  constructor(
+    private readonly context: JobContext,
+    private readonly route: RouteTopology,
+    private readonly sink: Sink | undefined,
+    private readonly options: DrainOptions,
+    private readonly counts: Counts,
+  ) {}
+
+  async run(): Promise<void> {
+    const connection = await this.context.connection();
+    const channel = await connection.createChannel();
+    channel.on('error', (error: Error) => { this.brokerFailure = error; });
+    channel.on('close', () => this.inbox.close());
+    const publisher = await ConfirmPublisher.open(connection);
+    const router = new FailureRouter(publisher, this.route, this.context.config.amqp.maxAttempts);
+    const consumer = new BoundedConsumer(channel, this.route.queue, {
+      prefetch: this.options.prefetch,
+      limit: this.options.limit,
+      holdAll: this.options.dryRun,
+    });
+    const stopConsuming = () => { void consumer.stop().then(() => this.inbox.close()); };
+    this.options.signal?.addEventListener('abort', stopConsuming, { once: true });
+    try {
+      await consumer.start((message) => {
+        this.inbox.push(message);
+        if (consumer.limitReached) stopConsuming();
+      }, () => this.inbox.close());
+      if (this.options.signal?.aborted) stopConsuming();
+      for (;;) {
+        const batch = await this.inbox.take(this.options.batchSize, lingerMs, this.options.idleMs);
+        if (batch.length > 0) {
+          await this.process(batch, router, consumer);
+          continue;
+        }
+        if (this.inbox.isClosed) break;
+        // Idle: stop the consumer, then take what arrived before cancel-ok.
+        this.context.reporter.debug(`${this.route.queue}: nothing for ${this.options.idleMs} ms, stopping`);
+        stopConsuming();
+        await consumer.stop();
+      }
+      if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
+      await consumer.stop();
+    } finally {
+      this.options.signal?.removeEventListener('abort', stopConsuming);
+      // Closing the channel gives back whatever was not acked (a dry run's messages, or a failed batch).
+      await channel.close().catch(() => undefined);
+      await publisher.close();
+    }
+  }
+
+  private async process(batch: ConsumeMessage[], router: FailureRouter, consumer: BoundedConsumer): Promise<void> {
+    this.counts.read += batch.length;
+    const parsed = batch.map((message) => parseEnvelope(message.content, this.route.type));
+    const envelopes: Envelope[] = [];
+    for (const result of parsed) if (result.ok) envelopes.push(result.envelope);
+    const sinkResults = this.sink && envelopes.length > 0 ? await this.writeToSink(envelopes) : [];
+
+    const failures: Array<{ message: ConsumeMessage; permanent: boolean; code: string; reason: string }> = [];
+    let next = 0;
+    batch.forEach((message, index) => {
+      const result = parsed[index];
+      if (!result.ok) {
+        failures.push({ message, permanent: true, code: result.code, reason: result.reason });
+        return;
+      }
+      if (!this.sink) return;
+      const outcome = sinkResults[next++];
+      if (outcome.status === 'retry' || outcome.status === 'fail') {
+        failures.push({ message, permanent: outcome.status === 'fail', code: outcome.code ?? (outcome.status === 'fail' ? 'SINK_REJECTED' : 'SINK_TEMPORARY'), reason: outcome.reason });
+      } else {
+        this.counts[outcome.status]++;
+      }
+    });
+
+    if (this.options.dryRun) {
+      this.counts.deadLettered += failures.length;
+      for (const failure of failures) this.context.reporter.warn(`${this.route.queue}: ${failure.message.properties.messageId ?? '(no message-id)'} would be dead-lettered: ${failure.reason}`);
+      return;
+    }
+    const routed = await Promise.all(failures.map(async (failure) => {
+      const { destination, outgoing } = router.plan(failure.message, failure);
+      return { destination, failure, outcome: await router.send(outgoing) };
+    }));
+    for (const { destination, failure, outcome } of routed) {
+      if (!outcome.ok) throw unroutableError(outcome);
+      if (destination === 'dlq') this.counts.deadLettered++;
+      else this.counts.retried++;
+      this.context.reporter.debug(`${this.route.queue}: ${failure.message.properties.messageId ?? '?'} → ${destination}: ${failure.reason}`);
+    }
+    consumer.settle(batch);
+    this.context.reporter.event({ event: 'batch', queue: this.route.queue, size: batch.length, read: this.counts.read });
+  }
+
+  private async writeToSink(envelopes: Envelope[]): Promise<SinkItemResult[]> {
+    try {
+      const results = await this.sink!.write(envelopes);
+      if (results.length !== envelopes.length) throw new Error(`the ${this.sink!.name} sink returned ${results.length} results for ${envelopes.length} items`);
+      return results;
+    } catch (error) {
+      if (error instanceof ExchangeError) throw error;
+      const reason = (error as Error).message ?? String(error);
+      return envelopes.map(() => ({ status: 'retry' as const, reason, code: 'SINK_ERROR' }));
+    }
+  }
+}
+
+function brokerLost(route: RouteTopology, cause: Error): ExchangeError {
+  return new ExchangeError('AMQP_UNAVAILABLE', `RabbitMQ closed the channel of ${route.queue}: ${cause.message}`, {
+    hint: 'nothing was acked that was not written; unacked messages went back to the queue',
+    cause,
+  });
+}
+

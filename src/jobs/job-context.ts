@@ -1,0 +1,45 @@
+import type { ChannelModel } from 'amqplib';
+import { connectAmqp } from '../amqp/connect.js';
+import { resolveRecordStoreUrl, type LoadedConfig } from '../config/load-config.js';
+import type { ExchangeConfig } from '../config/schema.js';
+import { openRecordStore } from '../recordstore/open-record-store.js';
+import type { RecordStore } from '../recordstore/record-store.js';
+import type { Reporter } from './reporter.js';
+
+/**
+ * What a job may use, opened on first use and closed once: a job that only reads the record store
+ * never connects to RabbitMQ, and a broker that is down costs only the jobs that need it.
+ */
+export class JobContext {
+  readonly config: ExchangeConfig;
+  private store?: Promise<RecordStore>;
+  private amqp?: Promise<ChannelModel>;
+
+  constructor(readonly loaded: LoadedConfig, readonly reporter: Reporter) {
+    this.config = loaded.config;
+  }
+
+  recordStore(): Promise<RecordStore> {
+    this.store ??= openRecordStore(resolveRecordStoreUrl(this.loaded));
+    return this.store;
+  }
+
+  connection(): Promise<ChannelModel> {
+    this.amqp ??= connectAmqp(this.config.amqp.url, {
+      timeoutMs: this.config.amqp.connectTimeoutMs,
+      heartbeatSeconds: this.config.amqp.heartbeatSeconds,
+    });
+    return this.amqp;
+  }
+
+  async close(): Promise<void> {
+    const amqp = this.amqp;
+    const store = this.store;
+    this.amqp = undefined;
+    this.store = undefined;
+    await Promise.all([
+      amqp?.then((c) => c.close(), () => undefined).catch(() => undefined),
+      store?.then((s) => s.close(), () => undefined).catch(() => undefined),
+    ]);
+  }
+}

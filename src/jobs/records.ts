@@ -1,0 +1,18 @@
+import { ExchangeError } from '../errors.js';
+import type { EntityType } from '../messages/entity-types.js';
+import type { StoredRecord } from '../recordstore/record-store.js';
+import type { JobContext } from './job-context.js';
+
+export async function countRecords(context: JobContext, type: EntityType): Promise<number> {
+  return (await context.recordStore()).count(type);
+}
+
+export async function getRecord(context: JobContext, type: EntityType, id: string): Promise<StoredRecord> {
+  const record = await (await context.recordStore()).get(type, id);
+  if (!record) throw new ExchangeError('BAD_INPUT', `no ${type} with id ${id} in the record store`, { hint: `\`exchange records list ${type}\` shows the ids` });
+  return record;
+}
+
+export async function listRecords(context: JobContext, type: EntityType, options: { limit: number; afterId?: string }): Promise<StoredRecord[]> {
+  return (await context.recordStore()).list(type, options);
+}

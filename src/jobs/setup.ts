@@ -1,0 +1,36 @@
+import { checkTopology, declareTopology } from '../amqp/declare-topology.js';
+import { allRoutes } from '../amqp/topology.js';
+import { ExchangeError } from '../errors.js';
+import { sinkPlugin } from '../sinks/registry.js';
+import type { JobContext } from './job-context.js';
+
+export interface SetupResult {
+  /** What was declared (or, with check, verified). */
+  actions: string[];
+  /** With check: every difference between the config and the broker. */
+  problems: string[];
+}
+
+/** Declares the topology of every configured route and migrates the record store; idempotent (DESIGN §2). */
+export async function setup(context: JobContext, options: { check: boolean }): Promise<SetupResult> {
+  const routes = allRoutes(context.config);
+  const connection = await context.connection();
+  if (options.check) {
+    const problems = await checkTopology(connection, routes);
+    if (problems.length > 0) {
+      throw new ExchangeError('TOPOLOGY_MISMATCH', `the broker differs from the configuration in ${problems.length} place${problems.length === 1 ? '' : 's'}`, {
+        hint: 'run `exchange setup` to declare what is missing; a queue with other arguments must be deleted (after draining) or the config changed',
+        details: problems,
+      });
+    }
+    return { actions: routes.map((r) => `route ${r.exchange} → ${r.queue}: ok`), problems };
+  }
+  const actions = await declareTopology(connection, routes);
+  const store = await context.recordStore();
+  actions.push(`record store ${store.engine} ${store.location}: schema up to date`);
+  for (const sink of new Set(routes.map((r) => r.sink))) {
+    const plugin = sinkPlugin(sink);
+    if (plugin.setup) actions.push(...(await plugin.setup({ config: context.config, recordStore: store, reporter: context.reporter })));
+  }
+  return { actions, problems: [] };
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { entityTypes, type EntityType } from './entity-types.js';
+
+/**
+ * The one schema module for messages (DESIGN §6). Entities are loose objects: the named fields
+ * are typed, extra fields (1C's opaque НомерВерсии, a variant's parentId, …) travel along.
+ */
+const isoDateTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date');
+const optionalText = z.string().nullish();
+const money = z.number().finite();
+
+const bankAccount = z.looseObject({
+  number: z.string(),
+  bank: optionalText,
+  bic: optionalText,
+  correspondentAccount: optionalText,
+});
+
+export const userDataSchema = z.looseObject({
+  name: z.string().min(1),
+  fullName: optionalText,
+  inn: optionalText,
+  kpp: optionalText,
+  email: optionalText,
+  phone: optionalText,
+  address: optionalText,
+  bankAccounts: z.array(bankAccount).optional(),
+});
+
+const price = z.looseObject({
+  typeId: optionalText,
+  type: optionalText,
+  value: money,
+  currency: optionalText,
+});
+
+export const productDataSchema = z.looseObject({
+  name: z.string().nullish(),
+  sku: optionalText,
+  description: optionalText,
+  groupIds: z.array(z.string()).optional(),
+  unit: optionalText,
+  barcode: optionalText,
+  prices: z.array(price).optional(),
+  stock: money.nullish(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  characteristics: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
+  deleted: z.boolean().optional(),
+  parentId: optionalText,
+});
+
+export const mutualSettlementsDataSchema = z.looseObject({
+  number: optionalText,
+  date: isoDateTime.nullish(),
+  counterpartyId: optionalText,
+  contract: optionalText,
+  currency: optionalText,
+  amount: money.nullish(),
+  debit: money.nullish(),
+  credit: money.nullish(),
+  balance: money.nullish(),
+  orderIds: z.array(z.string()).optional(),
+  lines: z.array(z.unknown()).optional(),
+});
+
+export const entityDataSchemas = {
+  user: userDataSchema,
+  product: productDataSchema,
+  mutualsettlements: mutualSettlementsDataSchema,
+} satisfies Record<EntityType, z.ZodType>;
+
+export const envelopeSchema = z.object({
+  type: z.enum(entityTypes),
+  op: z.enum(['upsert', 'delete']),
+  id: z.string().min(1),
+  version: z.string().min(1),
+  source: z.string().min(1).default('unknown'),
+  occurredAt: isoDateTime.optional(),
+  data: z.record(z.string(), z.unknown()).nullish(),
+});
+
+export type Envelope = z.infer<typeof envelopeSchema> & { data?: Record<string, unknown> | null };
+
+export type ParseResult =
+  | { ok: true; envelope: Envelope }
+  | { ok: false; code: 'INVALID_JSON' | 'SCHEMA_VIOLATION' | 'WRONG_TYPE'; reason: string };
+
+/** Parses and validates a message body; a failure is permanent (the message can never succeed). */
+export function parseEnvelope(body: Buffer | string, expectedType?: EntityType): ParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch (error) {
+    return { ok: false, code: 'INVALID_JSON', reason: `body is not JSON: ${(error as Error).message}` };
+  }
+  return validateEnvelope(raw, expectedType);
+}
+
+export function validateEnvelope(raw: unknown, expectedType?: EntityType): ParseResult {
+  const parsed = envelopeSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, code: 'SCHEMA_VIOLATION', reason: formatIssues(parsed.error.issues) };
+  const envelope = parsed.data as Envelope;
+  if (expectedType && envelope.type !== expectedType) {
+    return { ok: false, code: 'WRONG_TYPE', reason: `message of type "${envelope.type}" on a "${expectedType}" queue` };
+  }
+  if (envelope.op === 'upsert') {
+    if (!envelope.data) return { ok: false, code: 'SCHEMA_VIOLATION', reason: 'data: required for an upsert' };
+    const data = entityDataSchemas[envelope.type].safeParse(envelope.data);
+    if (!data.success) return { ok: false, code: 'SCHEMA_VIOLATION', reason: formatIssues(data.error.issues, 'data') };
+    envelope.data = data.data as Record<string, unknown>;
+  }
+  return { ok: true, envelope };
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix?: string): string {
+  return issues
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      return `${path || '(root)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function messageIdOf(envelope: Pick<Envelope, 'type' | 'id' | 'version'>): string {
+  return `${envelope.type}:${envelope.id}:${envelope.version}`;
+}
+
+export function routingKeyOf(envelope: Pick<Envelope, 'type' | 'op'>): string {
+  return `${envelope.type}.${envelope.op}`;
+}

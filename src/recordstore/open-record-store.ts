@@ -1,0 +1,21 @@
+import { ExchangeError } from '../errors.js';
+import { PostgresRecordStore } from './postgres-record-store.js';
+import type { RecordStore } from './record-store.js';
+import { SqliteRecordStore } from './sqlite-record-store.js';
+
+/** Opens the store a URL names and brings its schema up to date (migrations run on first use). */
+export async function openRecordStore(url: string, options: { migrate?: boolean } = {}): Promise<RecordStore> {
+  let store: RecordStore;
+  if (url.startsWith('sqlite:')) store = SqliteRecordStore.open(url.slice('sqlite:'.length));
+  else if (/^postgres(ql)?:\/\//.test(url)) store = await PostgresRecordStore.open(url);
+  else throw new ExchangeError('CONFIG', `unsupported record store URL: ${url}`, { details: ['recordStore.url: must be sqlite:<path> or postgres://…'] });
+  if (options.migrate !== false) {
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw new ExchangeError('RECORD_STORE_UNAVAILABLE', `cannot migrate the record store ${store.location}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return store;
+}

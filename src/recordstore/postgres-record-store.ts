@@ -1,0 +1,218 @@
+import pg from 'pg';
+import { ExchangeError } from '../errors.js';
+import { maskUrl } from '../config/secrets.js';
+import type { EntityType } from '../messages/entity-types.js';
+import { migrations } from './migrations.js';
+import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, WriteOutcome } from './record-store.js';
+import { planBatch, recordKey, type ExistingRow } from './versioning.js';
+
+type Row = Record<string, unknown>;
+const retryableSqlStates = new Set(['40P01', '40001']);
+const migrationLockKey = 7_305_117_001;
+
+/**
+ * The shared engine: several `exchange` processes on several machines may write at once, so the
+ * batch locks its rows (in key order, to avoid deadlocks) and the upsert re-checks the version in SQL.
+ */
+export class PostgresRecordStore implements RecordStore {
+  readonly engine = 'postgres' as const;
+  readonly location: string;
+  private readonly pool: pg.Pool;
+
+  private constructor(pool: pg.Pool, location: string) {
+    this.pool = pool;
+    this.location = location;
+  }
+
+  static async open(url: string): Promise<PostgresRecordStore> {
+    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 8000, idleTimeoutMillis: 10000 });
+    const parsed = new URL(url);
+    const location = `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+    pool.on('error', () => { /* an idle client died; the next query reports it */ });
+    try {
+      const client = await pool.connect();
+      client.release();
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new ExchangeError('RECORD_STORE_UNAVAILABLE', `cannot connect to the record store ${maskUrl(url)} (${location}): ${(error as Error).message}`, {
+        hint: 'check that PostgreSQL runs and accepts connections, or set recordStore.url / EXCHANGE_RECORD_STORE',
+        cause: error,
+      });
+    }
+    return new PostgresRecordStore(pool, location);
+  }
+
+  async migrate(): Promise<void> {
+    await this.transaction(async (client) => {
+      // Two processes starting together must not both run the same migration.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [migrationLockKey]);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+      const applied = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => Number(r.version)));
+      for (const migration of migrations) {
+        if (applied.has(migration.version)) continue;
+        await client.query(migration.postgres);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      }
+    });
+  }
+
+  async writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]> {
+    if (writes.length === 0) return [];
+    return this.transaction(async (client) => {
+      const keys = [...new Map(writes.map((w) => [recordKey(w.type, w.id), w])).values()];
+      const found = await client.query(
+        `SELECT type, id, version_key, hash FROM records
+         WHERE (type, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY type, id FOR UPDATE`,
+        [keys.map((w) => w.type), keys.map((w) => w.id)],
+      );
+      const existing = new Map<string, ExistingRow>();
+      for (const row of found.rows as Row[]) existing.set(recordKey(String(row.type), String(row.id)), { versionKey: String(row.version_key), hash: String(row.hash) });
+      const { outcomes, rows } = planBatch(writes, existing);
+      if (rows.length > 0) {
+        rows.sort((a, b) => (recordKey(a.write.type, a.write.id) < recordKey(b.write.type, b.write.id) ? -1 : 1));
+        await client.query(
+          `INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at)
+           SELECT t.type, t.id, t.version, t.version_key, t.hash, t.data::jsonb, t.deleted, now()
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+             AS t(type, id, version, version_key, hash, data, deleted)
+           ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key,
+             hash = excluded.hash, data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at
+           WHERE excluded.version_key >= records.version_key`,
+          [
+            rows.map((r) => r.write.type), rows.map((r) => r.write.id), rows.map((r) => r.write.version),
+            rows.map((r) => r.versionKey), rows.map((r) => r.hash),
+            rows.map((r) => (r.write.op === 'delete' ? null : JSON.stringify(r.write.data))), rows.map((r) => r.write.op === 'delete'),
+          ],
+        );
+        const events = rows.filter((r) => r.changed && r.write.outboxMessage);
+        if (events.length > 0) {
+          await client.query(
+            'INSERT INTO outbox (type, id, message) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])',
+            [events.map((r) => r.write.type), events.map((r) => r.write.id), events.map((r) => r.write.outboxMessage)],
+          );
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  async get(type: EntityType, id: string): Promise<StoredRecord | undefined> {
+    const { rows } = await this.pool.query('SELECT * FROM records WHERE type = $1 AND id = $2', [type, id]);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async count(type: EntityType): Promise<number> {
+    const { rows } = await this.pool.query('SELECT COUNT(*)::bigint AS n FROM records WHERE type = $1 AND NOT deleted', [type]);
+    return Number(rows[0].n);
+  }
+
+  async list(type: EntityType, options: ListOptions = {}): Promise<StoredRecord[]> {
+    const { rows } = await this.pool.query('SELECT * FROM records WHERE type = $1 AND id > $2 ORDER BY id LIMIT $3', [type, options.afterId ?? '', options.limit ?? 1000]);
+    return rows.map(toRecord);
+  }
+
+  async pendingOutbox(limit: number): Promise<OutboxRow[]> {
+    const { rows } = await this.pool.query('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1', [limit]);
+    return rows.map((r: Row) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: String(r.message) }));
+  }
+
+  async markPublished(seqs: number[]): Promise<void> {
+    if (seqs.length > 0) await this.pool.query('UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [seqs]);
+  }
+
+  async countPendingOutbox(): Promise<number> {
+    const { rows } = await this.pool.query('SELECT COUNT(*)::bigint AS n FROM outbox WHERE published_at IS NULL');
+    return Number(rows[0].n);
+  }
+
+  async getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>> {
+    const { rows } = await this.pool.query('SELECT id, target_id FROM links WHERE type = $1 AND target = $2 AND id = ANY($3::text[])', [type, target, ids]);
+    return new Map(rows.map((r: Row) => [String(r.id), String(r.target_id)]));
+  }
+
+  async setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void> {
+    if (links.size === 0) return;
+    await this.pool.query(
+      `INSERT INTO links (type, id, target, target_id) SELECT $1, t.id, $2, t.target_id FROM unnest($3::text[], $4::text[]) AS t(id, target_id)
+       ON CONFLICT (type, id, target) DO UPDATE SET target_id = excluded.target_id`,
+      [type, target, [...links.keys()], [...links.values()]],
+    );
+  }
+
+  async tryLock(name: string, forMs: number, owner: string): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO locks (name, lock_until, locked_at, locked_by) VALUES ($1, now() + $2 * interval '1 millisecond', now(), $3)
+       ON CONFLICT (name) DO UPDATE SET lock_until = excluded.lock_until, locked_at = excluded.locked_at, locked_by = excluded.locked_by
+       WHERE locks.lock_until <= now()`,
+      [name, forMs, owner],
+    );
+    return result.rowCount === 1;
+  }
+
+  async extendLock(name: string, forMs: number, owner: string): Promise<boolean> {
+    const result = await this.pool.query(
+      `UPDATE locks SET lock_until = now() + $2 * interval '1 millisecond' WHERE name = $1 AND locked_by = $3 AND lock_until > now()`,
+      [name, forMs, owner],
+    );
+    return result.rowCount === 1;
+  }
+
+  async unlock(name: string, owner: string): Promise<void> {
+    await this.pool.query('UPDATE locks SET lock_until = now() WHERE name = $1 AND locked_by = $2', [name, owner]);
+  }
+
+  async heldLocks(): Promise<LockRow[]> {
+    const { rows } = await this.pool.query('SELECT * FROM locks WHERE lock_until > now() ORDER BY name');
+    return rows.map((r: Row) => ({
+      name: String(r.name), lockUntil: (r.lock_until as Date).toISOString(), lockedAt: (r.locked_at as Date).toISOString(), lockedBy: String(r.locked_by),
+    }));
+  }
+
+  async startRun(command: string): Promise<number> {
+    const { rows } = await this.pool.query("INSERT INTO runs (command, started_at, status) VALUES ($1, now(), 'running') RETURNING id", [command]);
+    return Number(rows[0].id);
+  }
+
+  async finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void> {
+    await this.pool.query('UPDATE runs SET finished_at = now(), status = $2, counts = $3::jsonb, error = $4 WHERE id = $1', [id, status, JSON.stringify(counts), error]);
+  }
+
+  async listRuns(limit: number): Promise<RunRow[]> {
+    const { rows } = await this.pool.query('SELECT * FROM runs ORDER BY id DESC LIMIT $1', [limit]);
+    return rows.map((r: Row) => ({
+      id: Number(r.id), command: String(r.command), startedAt: (r.started_at as Date).toISOString(),
+      finishedAt: r.finished_at ? (r.finished_at as Date).toISOString() : null, status: String(r.status),
+      counts: (r.counts as Record<string, number>) ?? null, error: r.error ? String(r.error) : null,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const state = (error as { code?: string }).code;
+        if (attempt < 5 && state && retryableSqlStates.has(state)) continue;
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+}
+
+function toRecord(row: Row): StoredRecord {
+  return {
+    type: row.type as EntityType, id: String(row.id), version: String(row.version), hash: String(row.hash),
+    data: (row.data as Record<string, unknown>) ?? null, deleted: Boolean(row.deleted), updatedAt: (row.updated_at as Date).toISOString(),
+  };
+}

@@ -1,0 +1,85 @@
+import type { EntityType } from '../messages/entity-types.js';
+
+/** What a caller asks the store to write: one entity version (DESIGN §7). */
+export interface RecordWrite {
+  type: EntityType;
+  id: string;
+  version: string;
+  op: 'upsert' | 'delete';
+  data: Record<string, unknown> | null;
+  /** The change event to put in the outbox when this write changes the store (import only). */
+  outboxMessage?: string;
+}
+
+export type WriteOutcome = 'written' | 'stale' | 'unchanged';
+
+export interface StoredRecord {
+  type: EntityType;
+  id: string;
+  version: string;
+  hash: string;
+  data: Record<string, unknown> | null;
+  deleted: boolean;
+  updatedAt: string;
+}
+
+export interface OutboxRow {
+  seq: number;
+  type: EntityType;
+  id: string;
+  message: string;
+}
+
+export interface RunRow {
+  id: number;
+  command: string;
+  startedAt: string;
+  finishedAt: string | null;
+  status: string;
+  counts: Record<string, number> | null;
+  error: string | null;
+}
+
+export interface LockRow {
+  name: string;
+  lockUntil: string;
+  lockedAt: string;
+  lockedBy: string;
+}
+
+export interface ListOptions {
+  limit?: number;
+  /** Keyset paging: ids greater than this one. */
+  afterId?: string;
+}
+
+/**
+ * The record store: one interface, two engines (SQLite embedded, PostgreSQL shared).
+ * Writes are idempotent upserts guarded by version, so redelivery and competing consumers are safe.
+ */
+export interface RecordStore {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Where it lives, secrets masked: a file path or host:port/db. */
+  readonly location: string;
+  migrate(): Promise<void>;
+  /** One transaction for the whole batch; one outcome per write, in order. */
+  writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]>;
+  get(type: EntityType, id: string): Promise<StoredRecord | undefined>;
+  count(type: EntityType): Promise<number>;
+  list(type: EntityType, options?: ListOptions): Promise<StoredRecord[]>;
+  pendingOutbox(limit: number): Promise<OutboxRow[]>;
+  markPublished(seqs: number[]): Promise<void>;
+  countPendingOutbox(): Promise<number>;
+  getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>>;
+  setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void>;
+  /** ShedLock semantics: one atomic statement; true when this caller holds the lock until `untilMs` from now. */
+  tryLock(name: string, forMs: number, owner: string): Promise<boolean>;
+  /** Extends a held lock; false when it is no longer ours. */
+  extendLock(name: string, forMs: number, owner: string): Promise<boolean>;
+  unlock(name: string, owner: string): Promise<void>;
+  heldLocks(): Promise<LockRow[]>;
+  startRun(command: string): Promise<number>;
+  finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void>;
+  listRuns(limit: number): Promise<RunRow[]>;
+  close(): Promise<void>;
+}

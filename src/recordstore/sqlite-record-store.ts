@@ -1,0 +1,182 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ExchangeError } from '../errors.js';
+import type { EntityType } from '../messages/entity-types.js';
+import { migrations } from './migrations.js';
+import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, WriteOutcome } from './record-store.js';
+import { planBatch, recordKey, type ExistingRow } from './versioning.js';
+
+type Row = Record<string, unknown>;
+
+/** The embedded engine: one file, WAL mode, synchronous better-sqlite3 calls behind the async interface. */
+export class SqliteRecordStore implements RecordStore {
+  readonly engine = 'sqlite' as const;
+  readonly location: string;
+  private readonly db: Database.Database;
+
+  private constructor(db: Database.Database, location: string) {
+    this.db = db;
+    this.location = location;
+  }
+
+  static open(file: string): SqliteRecordStore {
+    try {
+      if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+      const db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 10000');
+      return new SqliteRecordStore(db, file);
+    } catch (error) {
+      throw new ExchangeError('RECORD_STORE_UNAVAILABLE', `cannot open the record store sqlite:${file}: ${(error as Error).message}`, {
+        hint: 'check that the folder exists and is writable, or set recordStore.url / EXCHANGE_RECORD_STORE',
+        cause: error,
+      });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sqlite);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
+      }).immediate();
+    }
+  }
+
+  async writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]> {
+    if (writes.length === 0) return [];
+    const select = this.db.prepare('SELECT version_key, hash FROM records WHERE type = ? AND id = ?');
+    const upsert = this.db.prepare(`INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at)
+      VALUES (@type, @id, @version, @versionKey, @hash, @data, @deleted, @now)
+      ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key, hash = excluded.hash,
+        data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at
+      WHERE excluded.version_key >= records.version_key`);
+    const outbox = this.db.prepare('INSERT INTO outbox (type, id, message, created_at) VALUES (?, ?, ?, ?)');
+    return this.db.transaction(() => {
+      const existing = new Map<string, ExistingRow>();
+      for (const write of writes) {
+        const row = select.get(write.type, write.id) as Row | undefined;
+        if (row) existing.set(recordKey(write.type, write.id), { versionKey: String(row.version_key), hash: String(row.hash) });
+      }
+      const { outcomes, rows } = planBatch(writes, existing);
+      const now = new Date().toISOString();
+      for (const row of rows) {
+        const { write } = row;
+        upsert.run({
+          type: write.type, id: write.id, version: write.version, versionKey: row.versionKey, hash: row.hash,
+          data: write.op === 'delete' ? null : JSON.stringify(write.data), deleted: write.op === 'delete' ? 1 : 0, now,
+        });
+        if (row.changed && write.outboxMessage) outbox.run(write.type, write.id, write.outboxMessage, now);
+      }
+      return outcomes;
+    }).immediate();
+  }
+
+  async get(type: EntityType, id: string): Promise<StoredRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM records WHERE type = ? AND id = ?').get(type, id) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  async count(type: EntityType): Promise<number> {
+    const row = this.db.prepare('SELECT COUNT(*) AS n FROM records WHERE type = ? AND deleted = 0').get(type) as Row;
+    return Number(row.n);
+  }
+
+  async list(type: EntityType, options: ListOptions = {}): Promise<StoredRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM records WHERE type = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(type, options.afterId ?? '', options.limit ?? 1000) as Row[];
+    return rows.map(toRecord);
+  }
+
+  async pendingOutbox(limit: number): Promise<OutboxRow[]> {
+    const rows = this.db.prepare('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?').all(limit) as Row[];
+    return rows.map((r) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: String(r.message) }));
+  }
+
+  async markPublished(seqs: number[]): Promise<void> {
+    const mark = this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq = ?');
+    const now = new Date().toISOString();
+    this.db.transaction(() => seqs.forEach((seq) => mark.run(now, seq)))();
+  }
+
+  async countPendingOutbox(): Promise<number> {
+    return Number((this.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL').get() as Row).n);
+  }
+
+  async getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>> {
+    const select = this.db.prepare('SELECT target_id FROM links WHERE type = ? AND id = ? AND target = ?');
+    const links = new Map<string, string>();
+    for (const id of ids) {
+      const row = select.get(type, id, target) as Row | undefined;
+      if (row) links.set(id, String(row.target_id));
+    }
+    return links;
+  }
+
+  async setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void> {
+    const upsert = this.db.prepare(`INSERT INTO links (type, id, target, target_id) VALUES (?, ?, ?, ?)
+      ON CONFLICT (type, id, target) DO UPDATE SET target_id = excluded.target_id`);
+    this.db.transaction(() => { for (const [id, targetId] of links) upsert.run(type, id, target, targetId); })();
+  }
+
+  async tryLock(name: string, forMs: number, owner: string): Promise<boolean> {
+    const now = Date.now();
+    const result = this.db.prepare(`INSERT INTO locks (name, lock_until, locked_at, locked_by) VALUES (?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET lock_until = excluded.lock_until, locked_at = excluded.locked_at, locked_by = excluded.locked_by
+      WHERE locks.lock_until <= ?`).run(name, now + forMs, now, owner, now);
+    return result.changes === 1;
+  }
+
+  async extendLock(name: string, forMs: number, owner: string): Promise<boolean> {
+    const now = Date.now();
+    const result = this.db.prepare('UPDATE locks SET lock_until = ? WHERE name = ? AND locked_by = ? AND lock_until > ?').run(now + forMs, name, owner, now);
+    return result.changes === 1;
+  }
+
+  async unlock(name: string, owner: string): Promise<void> {
+    this.db.prepare('UPDATE locks SET lock_until = ? WHERE name = ? AND locked_by = ?').run(Date.now(), name, owner);
+  }
+
+  async heldLocks(): Promise<LockRow[]> {
+    const rows = this.db.prepare('SELECT * FROM locks WHERE lock_until > ? ORDER BY name').all(Date.now()) as Row[];
+    return rows.map((r) => ({
+      name: String(r.name), lockUntil: new Date(Number(r.lock_until)).toISOString(),
+      lockedAt: new Date(Number(r.locked_at)).toISOString(), lockedBy: String(r.locked_by),
+    }));
+  }
+
+  async startRun(command: string): Promise<number> {
+    const result = this.db.prepare('INSERT INTO runs (command, started_at, status) VALUES (?, ?, ?)').run(command, new Date().toISOString(), 'running');
+    return Number(result.lastInsertRowid);
+  }
+
+  async finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void> {
+    this.db.prepare('UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?')
+      .run(new Date().toISOString(), status, JSON.stringify(counts), error, id);
+  }
+
+  async listRuns(limit: number): Promise<RunRow[]> {
+    const rows = this.db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ?').all(limit) as Row[];
+    return rows.map((r) => ({
+      id: Number(r.id), command: String(r.command), startedAt: String(r.started_at),
+      finishedAt: r.finished_at ? String(r.finished_at) : null, status: String(r.status),
+      counts: r.counts ? JSON.parse(String(r.counts)) : null, error: r.error ? String(r.error) : null,
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+function toRecord(row: Row): StoredRecord {
+  return {
+    type: row.type as EntityType, id: String(row.id), version: String(row.version), hash: String(row.hash),
+    data: row.data ? JSON.parse(String(row.data)) : null, deleted: Number(row.deleted) === 1, updatedAt: String(row.updated_at),
+  };
+}
