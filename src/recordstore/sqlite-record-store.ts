@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
@@ -22,7 +20,6 @@ export class SqliteRecordStore implements RecordStore {
 
   static open(file: string): SqliteRecordStore {
     try {
-      if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
       const db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
