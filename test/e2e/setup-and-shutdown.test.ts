@@ -1,0 +1,115 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestBroker } from '../support/broker.js';
+import { runCli } from '../support/cli.js';
+import { tempWorkdir, userBodies } from '../support/envelopes.js';
+import { amqpUrl, createPgSchema, uniqueName } from '../support/services.js';
+
+let broker: TestBroker;
+beforeAll(async () => { broker = await TestBroker.open(); });
+afterAll(async () => { await broker.close(); });
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(); });
+
+function scenario(config: Record<string, unknown> = {}) {
+  const tenant = uniqueName('t');
+  const work = tempWorkdir({ drain: { idleMs: 400 }, ...config });
+  const env: NodeJS.ProcessEnv = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant };
+  cleanups.push(async () => { await broker.deleteTenant(tenant); work.remove(); });
+  return { tenant, work, env, cli: (...args: string[]) => runCli(args, { env, cwd: work.dir }), queue: `${tenant}.user.records`, exchange: `${tenant}.user` };
+}
+
+describe('exchange setup', () => {
+  it('declares every route (quorum work queue, .retry with TTL, .dlq) with the tenant prefix; idempotent; --check verifies', async () => {
+    const s = scenario();
+    const before = await s.cli('setup', '--check');
+    expect(before.code).toBe(78);
+    expect(before.stderr).toContain(`exchange ${s.tenant}.user: missing`);
+    expect(before.stderr).toContain(`queue ${s.tenant}.product.records.dlq: missing`);
+    const first = await s.cli('setup', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const actions = first.json[0].actions as string[];
+    expect(actions).toContain(`queue ${s.tenant}.mutualsettlements.records.retry`);
+    expect(actions).toContain(`binding ${s.tenant}.user -[#]-> ${s.tenant}.user.records`);
+    expect((await s.cli('setup')).code).toBe(0);
+    expect((await s.cli('setup', '--check')).code).toBe(0);
+    // The binding routes every op of the type into the work queue.
+    await broker.publish(s.exchange, 'user.delete', JSON.stringify({ type: 'user', op: 'delete', id: 'z', version: '1', source: 't' }));
+    await broker.waitForDepth(s.queue, 1);
+  });
+
+  it('names a queue that exists with other arguments: setup and --check exit 78', async () => {
+    const s = scenario();
+    const channel = await broker.connection.createChannel();
+    await channel.assertQueue(`${s.tenant}.user.records`, { durable: true, arguments: { 'x-queue-type': 'classic' } });
+    await channel.close();
+    const check = await s.cli('setup', '--check');
+    expect(check.code).toBe(78);
+    expect(check.stderr).toMatch(new RegExp(`queue ${s.tenant}\\.user\\.records: inequivalent arg`));
+    const declare = await s.cli('setup');
+    expect(declare.code).toBe(78);
+    expect(declare.stderr).toContain(`queue ${s.tenant}.user.records exists with other settings`);
+  });
+
+  it('declares classic queues when amqp.queueType is classic', async () => {
+    const s = scenario({ amqp: { queueType: 'classic' } });
+    expect((await s.cli('setup')).code).toBe(0);
+    expect((await s.cli('setup', '--check')).code).toBe(0);
+  });
+});
+
+describe('shutdown and the shared store', () => {
+  it('on SIGTERM finishes the batch in hand, acks it and exits cleanly: nothing lost, nothing left unacked', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const total = 3000;
+    await broker.publishMany(s.exchange, 'user.upsert', userBodies(Array.from({ length: total }, (_, i) => `sig-${i}`)));
+    let pid = 0;
+    const running = runCli(['user', '--batch-size', '50', '--prefetch', '100', '--json', '--verbose'], { env: s.env, cwd: s.work.dir, onSpawn: (p) => { pid = p; } });
+    // Wait until it is busy, then ask it to stop.
+    for (let i = 0; i < 100 && (await broker.depth(s.queue)) > total - 400; i++) await new Promise((r) => setTimeout(r, 20));
+    process.kill(pid, 'SIGTERM');
+    const result = await running;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('SIGTERM received');
+    const written = result.summary!.written as number;
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(total);
+    expect(result.summary!.read).toBe(written);
+    const left = await broker.depth(s.queue);
+    expect(left + written).toBe(total);
+    expect((await s.cli('records', 'count', 'user')).stdout.trim()).toBe(String(written));
+    // The rest is drained by the next run.
+    const next = await s.cli('user', '--json');
+    expect(next.summary).toMatchObject({ read: left, written: left });
+  });
+
+  it('drains into PostgreSQL as into SQLite; two competing consumers share a queue without duplicates or loss', async () => {
+    const schema = await createPgSchema();
+    const s = scenario();
+    s.env.EXCHANGE_RECORD_STORE = schema.url;
+    cleanups.push(schema.drop);
+    await s.cli('setup');
+    const total = 2000;
+    await broker.publishMany(s.exchange, 'user.upsert', userBodies(Array.from({ length: total }, (_, i) => `pg-${i}`)));
+    const [a, b] = await Promise.all([s.cli('user', '--json', '--prefetch', '50', '--batch-size', '25'), s.cli('user', '--json', '--prefetch', '50', '--batch-size', '25')]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect((a.summary!.read as number) + (b.summary!.read as number)).toBe(total);
+    expect((a.summary!.written as number) + (b.summary!.written as number)).toBe(total);
+    expect((await s.cli('records', 'count', 'user')).stdout.trim()).toBe(String(total));
+    const runs = await s.cli('runs', '--json', '--limit', '5');
+    expect(runs.json.filter((run) => run.command === 'user')).toHaveLength(2);
+  });
+});
+
+describe('exchange demo', () => {
+  it('declares, loads the bundled fixtures and drains them into the embedded record store', async () => {
+    const s = scenario();
+    const result = await s.cli('demo', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const drains = result.json.filter((e) => e.event === 'summary' && e.command !== 'publish');
+    expect(drains.map((e) => e.command)).toEqual(['user', 'product', 'mutualsettlements']);
+    for (const summary of drains) expect(summary).toMatchObject({ read: 30, written: 30, exitCode: 0 });
+    expect((await s.cli('records', 'count', 'product')).stdout.trim()).toBe('30');
+  });
+});
