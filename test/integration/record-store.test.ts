@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openRecordStore } from '../../src/recordstore/open-record-store.js';
+import type { RecordStore, RecordWrite } from '../../src/recordstore/record-store.js';
+import { createPgSchema } from '../support/services.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(); });
+
+const engines: Array<[string, () => Promise<RecordStore>]> = [
+  ['sqlite', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exchange-store-'));
+    const store = await openRecordStore(`sqlite:${path.join(dir, 'store.db')}`);
+    cleanups.push(async () => { await store.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+    return store;
+  }],
+  ['postgres', async () => {
+    const schema = await createPgSchema();
+    const store = await openRecordStore(schema.url);
+    cleanups.push(async () => { await store.close(); await schema.drop(); });
+    return store;
+  }],
+];
+
+const user = (id: string, version: string, name = id, outboxMessage?: string): RecordWrite =>
+  ({ type: 'user', id, version, op: 'upsert', data: { name, inn: '7707083893' }, outboxMessage });
+
+describe.each(engines)('record store on %s', (_engine, open) => {
+  it('migrates idempotently', async () => {
+    const store = await open();
+    await store.migrate();
+    await store.migrate();
+    expect(await store.count('user')).toBe(0);
+  });
+
+  it('upserts a batch in one transaction, refuses stale versions, skips unchanged content', async () => {
+    const store = await open();
+    expect(await store.writeBatch([user('a', '2026-11-22T10:00:00Z'), user('b', '2026-11-22T10:00:00Z')])).toEqual(['written', 'written']);
+    expect(await store.writeBatch([
+      user('a', '2026-11-21T10:00:00Z', 'older'),
+      user('b', '2026-11-22T10:00:00Z'),
+      user('a', '2026-11-23T10:00:00Z', 'newer'),
+    ])).toEqual(['stale', 'unchanged', 'written']);
+    const a = await store.get('user', 'a');
+    expect(a).toMatchObject({ id: 'a', version: '2026-11-23T10:00:00Z', deleted: false, data: { name: 'newer', inn: '7707083893' } });
+    expect(await store.count('user')).toBe(2);
+    expect((await store.list('user', { limit: 1 })).map((r) => r.id)).toEqual(['a']);
+    expect((await store.list('user', { afterId: 'a' })).map((r) => r.id)).toEqual(['b']);
+  });
+
+  it('keeps deletes as tombstones so an older upsert cannot resurrect the record', async () => {
+    const store = await open();
+    await store.writeBatch([user('d', '2026-01-01T00:00:00Z')]);
+    expect(await store.writeBatch([{ type: 'user', id: 'd', version: '2026-01-02T00:00:00Z', op: 'delete', data: null }])).toEqual(['written']);
+    expect(await store.count('user')).toBe(0);
+    expect(await store.writeBatch([user('d', '2026-01-01T12:00:00Z')])).toEqual(['stale']);
+    expect(await store.get('user', 'd')).toMatchObject({ deleted: true, data: null });
+  });
+
+  it('writes outbox rows in the same transaction, only for changes', async () => {
+    const store = await open();
+    await store.writeBatch([user('o1', '1', 'one', 'event-1'), user('o2', '1', 'two', 'event-2')]);
+    await store.writeBatch([user('o1', '2', 'one', 'event-1-again'), user('o2', '2', 'changed', 'event-2-changed')]);
+    const pending = await store.pendingOutbox(10);
+    expect(pending.map((row) => row.message)).toEqual(['event-1', 'event-2', 'event-2-changed']);
+    await store.markPublished(pending.slice(0, 2).map((row) => row.seq));
+    expect(await store.countPendingOutbox()).toBe(1);
+  });
+
+  it('keeps links to other systems', async () => {
+    const store = await open();
+    await store.setLinks('user', 'crm', new Map([['u1', '101'], ['u2', '102']]));
+    await store.setLinks('user', 'crm', new Map([['u2', '202']]));
+    expect(await store.getLinks('user', 'crm', ['u1', 'u2', 'u3'])).toEqual(new Map([['u1', '101'], ['u2', '202']]));
+  });
+
+  it('takes a lock atomically, lets it expire, and only the holder extends or releases it', async () => {
+    const store = await open();
+    expect(await store.tryLock('drain:user', 60_000, 'one')).toBe(true);
+    expect(await store.tryLock('drain:user', 60_000, 'two')).toBe(false);
+    expect(await store.extendLock('drain:user', 60_000, 'two')).toBe(false);
+    expect(await store.extendLock('drain:user', 60_000, 'one')).toBe(true);
+    expect((await store.heldLocks()).map((l) => [l.name, l.lockedBy])).toEqual([['drain:user', 'one']]);
+    await store.unlock('drain:user', 'two');
+    expect(await store.tryLock('drain:user', 60_000, 'two')).toBe(false);
+    await store.unlock('drain:user', 'one');
+    expect(await store.tryLock('drain:user', 50, 'two')).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await store.tryLock('drain:user', 60_000, 'three')).toBe(true);
+  });
+
+  it('journals runs', async () => {
+    const store = await open();
+    const id = await store.startRun('user');
+    await store.finishRun(id, 'partial', { read: 3, written: 2, deadLettered: 1 }, null);
+    const [run] = await store.listRuns(5);
+    expect(run).toMatchObject({ id, command: 'user', status: 'partial', counts: { read: 3, written: 2, deadLettered: 1 }, error: null });
+    expect(run.finishedAt).not.toBeNull();
+  });
+});
+
+describe('record store on postgres, shared by several writers', () => {
+  it('keeps the newest version whatever order concurrent batches commit in', async () => {
+    const schema = await createPgSchema();
+    const stores = await Promise.all([openRecordStore(schema.url), openRecordStore(schema.url), openRecordStore(schema.url)]);
+    cleanups.push(async () => { await Promise.all(stores.map((s) => s.close())); await schema.drop(); });
+    const ids = Array.from({ length: 50 }, (_, i) => `c${i}`);
+    await Promise.all(stores.map((store, writer) =>
+      Promise.all([1, 2, 3].map((round) => store.writeBatch(ids.map((id) => user(id, String(round * 10 + writer), `w${writer}r${round}`)))))));
+    for (const id of ids.slice(0, 5)) expect(await stores[0].get('user', id)).toMatchObject({ version: '32', data: { name: 'w2r3' } });
+    expect(await stores[0].count('user')).toBe(50);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import type { RecordWrite } from '../../src/recordstore/record-store.js';
+import { canonicalJson, contentHash, planBatch, recordKey, versionKey } from '../../src/recordstore/versioning.js';
+
+const write = (id: string, version: string, data: Record<string, unknown> = { name: id }): RecordWrite => ({ type: 'user', id, version, op: 'upsert', data });
+
+describe('versions and content hashes', () => {
+  it('orders ISO times across offsets, and counters numerically', () => {
+    expect(versionKey('2026-11-22T12:00:00+03:00') < versionKey('2026-11-22T10:00:00Z')).toBe(true);
+    expect(versionKey('2026-11-22T09:00:00Z') === versionKey('2026-11-22T12:00:00+03:00')).toBe(true);
+    expect(versionKey('9') < versionKey('10')).toBe(true);
+    expect(versionKey('000009') === versionKey('9')).toBe(true);
+  });
+
+  it('hashes content regardless of key order', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] })).toBe('{"a":[{"c":3,"d":2}],"b":1}');
+    expect(contentHash({ op: 'upsert', data: { a: 1, b: 2 } })).toBe(contentHash({ op: 'upsert', data: { b: 2, a: 1 } }));
+    expect(contentHash({ op: 'delete', data: null })).not.toBe(contentHash({ op: 'upsert', data: {} }));
+  });
+});
+
+describe('planBatch', () => {
+  it('writes new and newer, refuses older as stale, skips same content as unchanged', () => {
+    const stored = new Map([[recordKey('user', 'a'), { versionKey: versionKey('2026-01-02T00:00:00Z'), hash: contentHash({ op: 'upsert', data: { name: 'a' } }) }]]);
+    const { outcomes, rows } = planBatch([
+      write('a', '2026-01-01T00:00:00Z', { name: 'older' }),
+      write('a', '2026-01-02T00:00:00Z'),
+      write('a', '2026-01-03T00:00:00Z'),
+      write('b', '2026-01-01T00:00:00Z'),
+    ], stored);
+    expect(outcomes).toEqual(['stale', 'unchanged', 'unchanged', 'written']);
+    // 'a' moves its version forward without a change event; 'b' is new.
+    expect(rows.map((r) => [r.write.id, r.write.version, r.changed])).toEqual([['a', '2026-01-03T00:00:00Z', false], ['b', '2026-01-01T00:00:00Z', true]]);
+  });
+
+  it('judges several writes of one entity in order and writes only the last', () => {
+    const { outcomes, rows } = planBatch([write('c', '2', { n: 2 }), write('c', '1', { n: 1 }), write('c', '3', { n: 3 })], new Map());
+    expect(outcomes).toEqual(['written', 'stale', 'written']);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].write.version).toBe('3');
+  });
+});
