@@ -71,3 +71,16 @@ describe('configuration (DESIGN §4)', () => {
     expect(maskSecrets('token q1w2e3r4t5y6 leaked')).toBe('token *** leaked');
   });
 });
+
+describe('.exchangerc.example', () => {
+  it('is a valid configuration that spells out every default', async () => {
+    const dir = workdir();
+    fs.rmSync(path.join(dir, '.exchangerc.json'));
+    fs.copyFileSync(path.resolve(__dirname, '../../.exchangerc.example'), path.join(dir, '.exchangerc'));
+    const fromExample = await loadConfig({ cwd: dir, env: {} });
+    fs.rmSync(path.join(dir, '.exchangerc'));
+    const defaults = await loadConfig({ cwd: dir, env: {} });
+    expect(fromExample.filepath).toBe(path.join(dir, '.exchangerc'));
+    expect(fromExample.config).toEqual(defaults.config);
+  });
+});
