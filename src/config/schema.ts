@@ -48,7 +48,12 @@ const crmSchema = z.strictObject({
 const elasticsearchSchema = z.strictObject({
   node: z.string().url().optional(),
   apiKey: z.string().optional(),
-  index: z.string().default('products'),
+  // A self-managed cluster's self-signed certificate is pinned by its SHA-256 fingerprint.
+  caFingerprint: z.string().optional(),
+  // Elasticsearch refuses upper case and a leading - _ + in index names; the tenant prefix is lowered to match.
+  index: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ., - and _ only').default('products'),
+  shards: positiveInt.default(1),
+  replicas: nonNegativeInt.default(1),
   timeoutMs: positiveInt.default(30000),
 });
 

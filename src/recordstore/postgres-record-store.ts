@@ -81,7 +81,7 @@ export class PostgresRecordStore implements RecordStore {
           [
             rows.map((r) => r.write.type), rows.map((r) => r.write.id), rows.map((r) => r.write.version),
             rows.map((r) => r.versionKey), rows.map((r) => r.hash),
-            rows.map((r) => (r.write.op === 'delete' ? null : JSON.stringify(r.write.data))), rows.map((r) => r.write.op === 'delete'),
+            rows.map((r) => r.json), rows.map((r) => r.write.op === 'delete'),
           ],
         );
         const events = rows.filter((r) => r.changed && r.write.outboxMessage);

@@ -47,31 +47,40 @@ export class SqliteRecordStore implements RecordStore {
 
   async writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return [];
-    const select = this.db.prepare('SELECT version_key, hash FROM records WHERE type = ? AND id = ?');
-    const upsert = this.db.prepare(`INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at)
-      VALUES (@type, @id, @version, @versionKey, @hash, @data, @deleted, @now)
-      ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key, hash = excluded.hash,
-        data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at
-      WHERE excluded.version_key >= records.version_key`);
-    const outbox = this.db.prepare('INSERT INTO outbox (type, id, message, created_at) VALUES (?, ?, ?, ?)');
+    const statements = this.writeStatements();
     return this.db.transaction(() => {
       const existing = new Map<string, ExistingRow>();
-      for (const write of writes) {
-        const row = select.get(write.type, write.id) as Row | undefined;
-        if (row) existing.set(recordKey(write.type, write.id), { versionKey: String(row.version_key), hash: String(row.hash) });
+      // One statement per type finds every stored row of the batch.
+      for (const type of new Set(writes.map((w) => w.type))) {
+        const ids = JSON.stringify(writes.filter((w) => w.type === type).map((w) => w.id));
+        for (const row of statements.select.all(type, ids) as Row[]) {
+          existing.set(recordKey(type, String(row.id)), { versionKey: String(row.version_key), hash: String(row.hash) });
+        }
       }
       const { outcomes, rows } = planBatch(writes, existing);
       const now = new Date().toISOString();
-      for (const row of rows) {
-        const { write } = row;
-        upsert.run({
-          type: write.type, id: write.id, version: write.version, versionKey: row.versionKey, hash: row.hash,
-          data: write.op === 'delete' ? null : JSON.stringify(write.data), deleted: write.op === 'delete' ? 1 : 0, now,
-        });
-        if (row.changed && write.outboxMessage) outbox.run(write.type, write.id, write.outboxMessage, now);
+      for (const { write, versionKey, hash, json, changed } of rows) {
+        statements.upsert.run(write.type, write.id, write.version, versionKey, hash, json, write.op === 'delete' ? 1 : 0, now);
+        if (changed && write.outboxMessage) statements.outbox.run(write.type, write.id, write.outboxMessage, now);
       }
       return outcomes;
     }).immediate();
+  }
+
+  private statements?: { select: Database.Statement; upsert: Database.Statement; outbox: Database.Statement };
+
+  /** Prepared once: preparing per batch costs more than the writes of a small batch. */
+  private writeStatements() {
+    this.statements ??= {
+      select: this.db.prepare('SELECT id, version_key, hash FROM records WHERE type = ? AND id IN (SELECT value FROM json_each(?))'),
+      upsert: this.db.prepare(`INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key, hash = excluded.hash,
+          data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at
+        WHERE excluded.version_key >= records.version_key`),
+      outbox: this.db.prepare('INSERT INTO outbox (type, id, message, created_at) VALUES (?, ?, ?, ?)'),
+    };
+    return this.statements;
   }
 
   async get(type: EntityType, id: string): Promise<StoredRecord | undefined> {

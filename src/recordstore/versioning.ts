@@ -6,7 +6,11 @@ import type { RecordWrite, WriteOutcome } from './record-store.js';
  * The store keeps a sort key beside the version so that SQL can compare versions in a WHERE clause:
  * times become UTC ISO strings (fixed width), counters are left-padded, anything else sorts as text.
  */
+const canonicalUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function versionKey(version: string): string {
+  // The common case, already in the normalised form: no Date round trip on the hot path.
+  if (canonicalUtc.test(version)) return `t:${version}`;
   if (/^\d+$/.test(version)) return `n:${version.padStart(24, '0')}`;
   if (/^\d{4}-\d{2}-\d{2}/.test(version)) {
     const time = Date.parse(version);
@@ -15,19 +19,17 @@ export function versionKey(version: string): string {
   return `s:${version}`;
 }
 
-/** Canonical JSON (sorted keys) so equal content always hashes alike. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+/**
+ * The content hash is taken over the data exactly as it is stored (JSON.stringify keeps the key order the
+ * producer gave). Our 1C mappers build objects in a fixed order, so equal content hashes alike; a producer
+ * that reorders keys costs one harmless rewrite, not a lost change. Serializing once serves both.
+ */
+export function serializeData(write: Pick<RecordWrite, 'op' | 'data'>): string | null {
+  return write.op === 'delete' ? null : JSON.stringify(write.data ?? null);
 }
 
-export function contentHash(write: Pick<RecordWrite, 'op' | 'data'>): string {
-  const content = write.op === 'delete' ? 'deleted' : canonicalJson(write.data ?? null);
-  return createHash('sha256').update(content).digest('hex').slice(0, 32);
+export function contentHash(json: string | null): string {
+  return createHash('sha256').update(json ?? '\u0000deleted').digest('hex').slice(0, 32);
 }
 
 export interface ExistingRow {
@@ -39,6 +41,8 @@ export interface PlannedRow {
   write: RecordWrite;
   versionKey: string;
   hash: string;
+  /** The data as stored; null for a delete (a tombstone). */
+  json: string | null;
   /** false when only the version moves forward (same content): no change event. */
   changed: boolean;
 }
@@ -54,7 +58,8 @@ export function planBatch(writes: RecordWrite[], existing: Map<string, ExistingR
   for (let index = 0; index < writes.length; index++) {
     const write = writes[index];
     const key = recordKey(write.type, write.id);
-    const row: PlannedRow = { write, versionKey: versionKey(write.version), hash: contentHash(write), changed: true };
+    const json = serializeData(write);
+    const row: PlannedRow = { write, versionKey: versionKey(write.version), hash: contentHash(json), json, changed: true };
     const before = current.get(key);
     if (before && before.versionKey > row.versionKey) {
       outcomes[index] = 'stale';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordWrite } from '../../src/recordstore/record-store.js';
-import { canonicalJson, contentHash, planBatch, recordKey, versionKey } from '../../src/recordstore/versioning.js';
+import { contentHash, planBatch, recordKey, serializeData, versionKey } from '../../src/recordstore/versioning.js';
 
 const write = (id: string, version: string, data: Record<string, unknown> = { name: id }): RecordWrite => ({ type: 'user', id, version, op: 'upsert', data });
 
@@ -12,16 +12,18 @@ describe('versions and content hashes', () => {
     expect(versionKey('000009') === versionKey('9')).toBe(true);
   });
 
-  it('hashes content regardless of key order', () => {
-    expect(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] })).toBe('{"a":[{"c":3,"d":2}],"b":1}');
-    expect(contentHash({ op: 'upsert', data: { a: 1, b: 2 } })).toBe(contentHash({ op: 'upsert', data: { b: 2, a: 1 } }));
-    expect(contentHash({ op: 'delete', data: null })).not.toBe(contentHash({ op: 'upsert', data: {} }));
+  it('hashes the data as stored, and a tombstone unlike any content', () => {
+    expect(serializeData({ op: 'upsert', data: { a: 1 } })).toBe('{"a":1}');
+    expect(serializeData({ op: 'delete', data: { a: 1 } })).toBeNull();
+    expect(contentHash('{"a":1}')).toBe(contentHash(serializeData({ op: 'upsert', data: { a: 1 } })));
+    expect(contentHash(null)).not.toBe(contentHash('{}'));
+    expect(contentHash('{"a":1}')).toMatch(/^[0-9a-f]{32}$/);
   });
 });
 
 describe('planBatch', () => {
   it('writes new and newer, refuses older as stale, skips same content as unchanged', () => {
-    const stored = new Map([[recordKey('user', 'a'), { versionKey: versionKey('2026-01-02T00:00:00Z'), hash: contentHash({ op: 'upsert', data: { name: 'a' } }) }]]);
+    const stored = new Map([[recordKey('user', 'a'), { versionKey: versionKey('2026-01-02T00:00:00Z'), hash: contentHash(JSON.stringify({ name: 'a' })) }]]);
     const { outcomes, rows } = planBatch([
       write('a', '2026-01-01T00:00:00Z', { name: 'older' }),
       write('a', '2026-01-02T00:00:00Z'),
