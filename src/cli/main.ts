@@ -3,6 +3,7 @@ import { ExitCode, exitCodeOf } from '../errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDrainCommands } from './commands/drain.js';
+import { registerImportCommand } from './commands/import.js';
 import { registerPublishCommand } from './commands/publish.js';
 import { registerRecordsCommand } from './commands/records.js';
 import { registerReplayDlqCommand } from './commands/replay-dlq.js';
@@ -26,6 +27,7 @@ function buildProgram(): Command {
   program.hook('preSubcommand', (_thisCommand, sub) => { sub.exitOverride(); });
   registerDrainCommands(program);
   registerSetupCommand(program);
+  registerImportCommand(program);
   registerPublishCommand(program);
   registerRecordsCommand(program);
   registerRunsCommand(program);

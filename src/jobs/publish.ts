@@ -1,10 +1,10 @@
-import { declareTopology } from '../amqp/declare-topology.js';
 import { envelopeMessage } from '../amqp/envelope-message.js';
 import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
-import { exchangeName, routesOf } from '../amqp/topology.js';
+import { exchangeName } from '../amqp/topology.js';
+import { ensureTopology } from './ensure-topology.js';
 import type { Envelope } from '../messages/envelope.js';
 import type { EntityType } from '../messages/entity-types.js';
-import { readEnvelopeLines } from '../messages/json-lines.js';
+import { envelopeOf, readRecords } from './record-source.js';
 import type { JobContext } from './job-context.js';
 import { journaled } from './run-journal.js';
 import type { Counts, Summary } from './summary.js';
@@ -15,21 +15,33 @@ export interface PublishOptions {
   dryRun: boolean;
 }
 
-/** Publishes every record of the files as-is (no record store, no change detection): how CI loads fixtures. */
+/**
+ * Publishes every record of the files as-is (no record store, no change detection): how CI loads fixtures.
+ * Each file is read twice, streamed: once to check all of it, once to publish, so a bad file publishes
+ * nothing and a large one never sits in memory.
+ */
 export async function publish(context: JobContext, options: PublishOptions): Promise<Summary> {
   return journaled(context, 'publish', async (counts) => {
-    // Every file is read and checked before the first message leaves: a bad file publishes nothing.
-    const envelopes: Envelope[] = [];
-    for (const file of options.files) envelopes.push(...(await readEnvelopeLines(file, options.type)));
-    counts.read += envelopes.length;
+    for (const file of options.files) {
+      for await (const record of await readRecords(file, options.type)) if (record.type === options.type) counts.read++;
+    }
     if (options.dryRun) return;
-    await publishEnvelopes(context, options.type, envelopes, counts);
+    for (const file of options.files) {
+      let batch: Envelope[] = [];
+      for await (const record of await readRecords(file, options.type)) {
+        if (record.type !== options.type) continue;
+        batch.push(envelopeOf(record));
+        if (batch.length >= 5000) { await publishEnvelopes(context, options.type, batch, counts); batch = []; }
+      }
+      await publishEnvelopes(context, options.type, batch, counts);
+    }
   });
 }
 
 export async function publishEnvelopes(context: JobContext, type: EntityType, envelopes: Envelope[], counts: Counts): Promise<void> {
+  if (envelopes.length === 0) return;
+  await ensureTopology(context, [type]);
   const connection = await context.connection();
-  await declareTopology(connection, routesOf(context.config, type));
   const publisher = await ConfirmPublisher.open(connection);
   try {
     const exchange = exchangeName(context.config, type);

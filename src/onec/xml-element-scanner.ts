@@ -149,11 +149,12 @@ export class XmlElementScanner {
     let quote = 0;
     for (let i = from; i < buf.length; i++) {
       const ch = buf.charCodeAt(i);
+      // XML forbids "<" in attribute values too, so this also catches an attribute quote never closed.
+      if (ch === 60) this.fail(i, `"<" inside the tag that starts at ${this.where(from - 1)}`);
       if (quote) {
         if (ch === quote) quote = 0;
       } else if (ch === 62) return i;
       else if (ch === 34 || ch === 39) quote = ch;
-      else if (ch === 60) this.fail(i, `"<" inside the tag that starts at ${this.where(from - 1)}`);
     }
     return -1;
   }

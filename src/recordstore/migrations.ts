@@ -55,4 +55,10 @@ export const migrations: Migration[] = [
         id BIGSERIAL PRIMARY KEY, command TEXT NOT NULL, started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ,
         status TEXT NOT NULL, counts JSONB, error TEXT);`,
   },
+  {
+    version: 2,
+    name: 'records.meta: store-only metadata (per-source versions), neither hashed nor published',
+    sqlite: 'ALTER TABLE records ADD COLUMN meta TEXT',
+    postgres: 'ALTER TABLE records ADD COLUMN meta JSONB',
+  },
 ];

@@ -17,11 +17,14 @@ const migrationLockKey = 7_305_117_001;
 export class PostgresRecordStore implements RecordStore {
   readonly engine = 'postgres' as const;
   readonly location: string;
-  private readonly pool: pg.Pool;
+  /** The pool, or, inside transaction(), the one client that holds the transaction. */
+  private readonly pool: pg.Pool | pg.PoolClient;
+  private readonly inTransaction: boolean;
 
-  private constructor(pool: pg.Pool, location: string) {
+  private constructor(pool: pg.Pool | pg.PoolClient, location: string, inTransaction = false) {
     this.pool = pool;
     this.location = location;
+    this.inTransaction = inTransaction;
   }
 
   static async open(url: string): Promise<PostgresRecordStore> {
@@ -43,7 +46,7 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async migrate(): Promise<void> {
-    await this.transaction(async (client) => {
+    await this.withClient(async (client) => {
       // Two processes starting together must not both run the same migration.
       await client.query('SELECT pg_advisory_xact_lock($1)', [migrationLockKey]);
       await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
@@ -58,7 +61,7 @@ export class PostgresRecordStore implements RecordStore {
 
   async writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return [];
-    return this.transaction(async (client) => {
+    return this.withClient(async (client) => {
       const keys = [...new Map(writes.map((w) => [recordKey(w.type, w.id), w])).values()];
       const found = await client.query(
         `SELECT type, id, version_key, hash FROM records
@@ -71,17 +74,19 @@ export class PostgresRecordStore implements RecordStore {
       if (rows.length > 0) {
         rows.sort((a, b) => (recordKey(a.write.type, a.write.id) < recordKey(b.write.type, b.write.id) ? -1 : 1));
         await client.query(
-          `INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at)
-           SELECT t.type, t.id, t.version, t.version_key, t.hash, t.data::jsonb, t.deleted, now()
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
-             AS t(type, id, version, version_key, hash, data, deleted)
+          `INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at, meta)
+           SELECT t.type, t.id, t.version, t.version_key, t.hash, t.data::jsonb, t.deleted, now(), t.meta::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[])
+             AS t(type, id, version, version_key, hash, data, deleted, meta)
            ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key,
-             hash = excluded.hash, data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at
+             hash = excluded.hash, data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at,
+             meta = COALESCE(excluded.meta, records.meta)
            WHERE excluded.version_key >= records.version_key`,
           [
             rows.map((r) => r.write.type), rows.map((r) => r.write.id), rows.map((r) => r.write.version),
             rows.map((r) => r.versionKey), rows.map((r) => r.hash),
             rows.map((r) => r.json), rows.map((r) => r.write.op === 'delete'),
+            rows.map((r) => (r.write.meta ? JSON.stringify(r.write.meta) : null)),
           ],
         );
         const events = rows.filter((r) => r.changed && r.write.outboxMessage);
@@ -99,6 +104,16 @@ export class PostgresRecordStore implements RecordStore {
   async get(type: EntityType, id: string): Promise<StoredRecord | undefined> {
     const { rows } = await this.pool.query('SELECT * FROM records WHERE type = $1 AND id = $2', [type, id]);
     return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  async getMany(type: EntityType, ids: string[]): Promise<Map<string, StoredRecord>> {
+    const { rows } = await this.pool.query('SELECT * FROM records WHERE type = $1 AND id = ANY($2::text[])', [type, ids]);
+    return new Map(rows.map((row: Row) => [String(row.id), toRecord(row)]));
+  }
+
+  async transaction<T>(work: (store: RecordStore) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work(this);
+    return this.withClient(async (client) => work(new PostgresRecordStore(client, this.location, true)));
   }
 
   async count(type: EntityType): Promise<number> {
@@ -187,12 +202,14 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (!this.inTransaction) await (this.pool as pg.Pool).end();
   }
 
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** A transaction on one client; inside transaction() the surrounding one serves (a savepoint would add nothing). */
+  private async withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work(this.pool as pg.PoolClient);
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      const client = await (this.pool as pg.Pool).connect();
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -214,5 +231,6 @@ function toRecord(row: Row): StoredRecord {
   return {
     type: row.type as EntityType, id: String(row.id), version: String(row.version), hash: String(row.hash),
     data: (row.data as Record<string, unknown>) ?? null, deleted: Boolean(row.deleted), updatedAt: (row.updated_at as Date).toISOString(),
+    meta: (row.meta as Record<string, unknown>) ?? null,
   };
 }

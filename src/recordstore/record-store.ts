@@ -9,6 +9,8 @@ export interface RecordWrite {
   data: Record<string, unknown> | null;
   /** The change event to put in the outbox when this write changes the store (import only). */
   outboxMessage?: string;
+  /** Store-only metadata (the import's per-source versions): kept with the record, not hashed, not published. */
+  meta?: Record<string, unknown>;
 }
 
 export type WriteOutcome = 'written' | 'stale' | 'unchanged';
@@ -21,6 +23,7 @@ export interface StoredRecord {
   data: Record<string, unknown> | null;
   deleted: boolean;
   updatedAt: string;
+  meta?: Record<string, unknown> | null;
 }
 
 export interface OutboxRow {
@@ -65,6 +68,13 @@ export interface RecordStore {
   /** One transaction for the whole batch; one outcome per write, in order. */
   writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]>;
   get(type: EntityType, id: string): Promise<StoredRecord | undefined>;
+  /** The stored records of these ids (absent ids are left out). */
+  getMany(type: EntityType, ids: string[]): Promise<Map<string, StoredRecord>>;
+  /**
+   * Runs `work` in one transaction: everything it writes through the given store commits together or
+   * not at all (an import whose file turns out malformed at the end leaves nothing behind).
+   */
+  transaction<T>(work: (store: RecordStore) => Promise<T>): Promise<T>;
   count(type: EntityType): Promise<number>;
   list(type: EntityType, options?: ListOptions): Promise<StoredRecord[]>;
   pendingOutbox(limit: number): Promise<OutboxRow[]>;

@@ -60,7 +60,7 @@ export class SqliteRecordStore implements RecordStore {
       const { outcomes, rows } = planBatch(writes, existing);
       const now = new Date().toISOString();
       for (const { write, versionKey, hash, json, changed } of rows) {
-        statements.upsert.run(write.type, write.id, write.version, versionKey, hash, json, write.op === 'delete' ? 1 : 0, now);
+        statements.upsert.run(write.type, write.id, write.version, versionKey, hash, json, write.op === 'delete' ? 1 : 0, now, write.meta ? JSON.stringify(write.meta) : null);
         if (changed && write.outboxMessage) statements.outbox.run(write.type, write.id, write.outboxMessage, now);
       }
       return outcomes;
@@ -73,10 +73,10 @@ export class SqliteRecordStore implements RecordStore {
   private writeStatements() {
     this.statements ??= {
       select: this.db.prepare('SELECT id, version_key, hash FROM records WHERE type = ? AND id IN (SELECT value FROM json_each(?))'),
-      upsert: this.db.prepare(`INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      upsert: this.db.prepare(`INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at, meta)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key, hash = excluded.hash,
-          data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at
+          data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at, meta = COALESCE(excluded.meta, records.meta)
         WHERE excluded.version_key >= records.version_key`),
       outbox: this.db.prepare('INSERT INTO outbox (type, id, message, created_at) VALUES (?, ?, ?, ?)'),
     };
@@ -86,6 +86,29 @@ export class SqliteRecordStore implements RecordStore {
   async get(type: EntityType, id: string): Promise<StoredRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM records WHERE type = ? AND id = ?').get(type, id) as Row | undefined;
     return row ? toRecord(row) : undefined;
+  }
+
+  async getMany(type: EntityType, ids: string[]): Promise<Map<string, StoredRecord>> {
+    const rows = this.db.prepare('SELECT * FROM records WHERE type = ? AND id IN (SELECT value FROM json_each(?))').all(type, JSON.stringify(ids)) as Row[];
+    return new Map(rows.map((row) => [String(row.id), toRecord(row)]));
+  }
+
+  /**
+   * better-sqlite3 transactions are synchronous; an import awaits between batches, so this one is opened
+   * and closed by hand. Nested writeBatch transactions become savepoints. The connection belongs to this
+   * process alone and the job awaits one thing at a time, so nothing else interleaves.
+   */
+  async transaction<T>(work: (store: RecordStore) => Promise<T>): Promise<T> {
+    if (this.db.inTransaction) return work(this);
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await work(this);
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   async count(type: EntityType): Promise<number> {
@@ -184,5 +207,6 @@ function toRecord(row: Row): StoredRecord {
   return {
     type: row.type as EntityType, id: String(row.id), version: String(row.version), hash: String(row.hash),
     data: row.data ? JSON.parse(String(row.data)) : null, deleted: Number(row.deleted) === 1, updatedAt: String(row.updated_at),
+    meta: row.meta ? JSON.parse(String(row.meta)) : null,
   };
 }

@@ -1,0 +1,166 @@
+import { ExchangeError } from '../errors.js';
+import type { EntityType } from '../messages/entity-types.js';
+import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from '../onec/one-c-record.js';
+import type { PriceTypes } from '../onec/commerceml-products.js';
+import type { RecordStore, RecordWrite, StoredRecord } from '../recordstore/record-store.js';
+import { versionKey } from '../recordstore/versioning.js';
+import type { JobContext } from './job-context.js';
+import { publishOutbox } from './publish-outbox.js';
+import { envelopeOf, readRecords } from './record-source.js';
+import { journaled } from './run-journal.js';
+import type { Counts, Summary } from './summary.js';
+
+export interface ImportOptions {
+  type: EntityType | 'all';
+  files: string[];
+  /** Delete records of a full package's type that the package no longer holds (DESIGN §9). */
+  full: boolean;
+  dryRun: boolean;
+  batchSize?: number;
+}
+
+/** The product fields only offers, prices and rests carry: a catalog record never wipes them. */
+const offerFields = ['prices', 'stock', 'stockByWarehouse'] as const;
+
+interface FileScan {
+  header?: CommerceMlHeader;
+  packages: CommerceMlPackage[];
+  seen: Map<EntityType, Set<string>>;
+  typesRead: Set<EntityType>;
+}
+
+/**
+ * `exchange import`: 1C files → record store → outbox → RabbitMQ (DESIGN §1, §9). Each file is applied
+ * in one store transaction together with its change events, so a file that turns out malformed halfway
+ * leaves nothing stored and nothing to publish. Then the outbox is published with confirms.
+ */
+export async function importFiles(context: JobContext, options: ImportOptions): Promise<Summary> {
+  return journaled(context, 'import', async (counts) => {
+    const priceTypes: PriceTypes = new Map();
+    const store = options.dryRun ? undefined : await context.recordStore();
+    try {
+      for (const file of options.files) await importFile(context, file, options, priceTypes, store, counts);
+    } catch (error) {
+      // What earlier files committed is still published when a later file is refused.
+      if (store) await publishOutbox(context, store, counts).catch((publishError) => context.reporter.warn(`the outbox stays for the next run: ${(publishError as Error).message}`));
+      throw error;
+    }
+    if (store) await publishOutbox(context, store, counts);
+  });
+}
+
+async function importFile(context: JobContext, file: string, options: ImportOptions, priceTypes: PriceTypes, store: RecordStore | undefined, counts: Counts): Promise<void> {
+  const scan: FileScan = { packages: [], seen: new Map(), typesRead: new Set() };
+  const records = await readRecords(file, options.type, { priceTypes, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg) });
+  const readBefore = counts.read;
+  if (!store) {
+    for await (const record of records) { counts.read++; scan.typesRead.add(record.type); }
+  } else {
+    await store.transaction(async (tx) => {
+      let batch: OneCRecord[] = [];
+      for await (const record of records) {
+        counts.read++;
+        scan.typesRead.add(record.type);
+        if (options.full) setOf(scan.seen, record.type).add(record.id);
+        batch.push(record);
+        if (batch.length >= (options.batchSize ?? 500)) { await applyBatch(tx, batch, counts); batch = []; }
+      }
+      await applyBatch(tx, batch, counts);
+      if (options.full) await deleteMissing(tx, scan, counts);
+    });
+  }
+  refuseWrongKind(file, options.type, scan);
+  context.reporter.info(`${file}: ${counts.read - readBefore} records`);
+}
+
+/** Upserts a batch with its change events; product records merge with what the store holds. */
+async function applyBatch(store: RecordStore, batch: OneCRecord[], counts: Counts): Promise<void> {
+  if (batch.length === 0) return;
+  const stored = new Map<string, StoredRecord>();
+  for (const type of new Set(batch.map((r) => r.type))) {
+    for (const [id, record] of await store.getMany(type, batch.filter((r) => r.type === type).map((r) => r.id))) stored.set(`${type}:${id}`, record);
+  }
+  const writes: RecordWrite[] = [];
+  for (const record of batch) {
+    const key = `${record.type}:${record.id}`;
+    const write = record.type === 'product' && record.op === 'upsert' ? mergeProduct(record, stored.get(key)) : plainWrite(record);
+    if (!write) { counts.stale++; continue; }
+    writes.push(write);
+    // A later record of the same id in this batch merges onto this one.
+    stored.set(key, { type: write.type, id: write.id, version: write.version, hash: '', data: write.data, deleted: write.op === 'delete', updatedAt: '', meta: write.meta });
+  }
+  for (const outcome of await store.writeBatch(writes)) counts[outcome]++;
+}
+
+function plainWrite(record: OneCRecord): RecordWrite {
+  const data = record.op === 'delete' ? null : record.data;
+  return { type: record.type, id: record.id, version: record.version, op: record.op, data, outboxMessage: eventOf(record.type, record.id, record.op, record.version, data) };
+}
+
+/**
+ * 1C sends a product in pieces: the catalog (import.xml) and its offers, prices and rests, in any order
+ * and with their own dates. Each piece is versioned on its own (in the store-only `meta`), so an older
+ * catalog still lands after newer prices, and neither wipes the other's fields. Returns undefined when
+ * the piece is older than the same piece already stored (stale).
+ */
+function mergeProduct(record: OneCRecord, stored: StoredRecord | undefined): RecordWrite | undefined {
+  const piece = record.partial ? 'offers' : 'catalog';
+  const pieceVersions = { ...((stored?.meta?.pieceVersions as Record<string, string> | undefined) ?? {}) };
+  const previous = pieceVersions[piece];
+  if (previous && versionKey(record.version) < versionKey(previous)) return undefined;
+  pieceVersions[piece] = record.version;
+  const base = stored && !stored.deleted ? stored.data ?? {} : {};
+  let data: Record<string, unknown>;
+  if (record.partial) {
+    data = { ...base, ...record.data };
+  } else {
+    data = { ...record.data };
+    for (const field of offerFields) if (data[field] === undefined && base[field] !== undefined) data[field] = base[field];
+  }
+  const version = stored && versionKey(stored.version) > versionKey(record.version) ? stored.version : record.version;
+  return {
+    type: 'product', id: record.id, version, op: 'upsert', data, meta: { pieceVersions },
+    outboxMessage: eventOf('product', record.id, 'upsert', version, data),
+  };
+}
+
+function eventOf(type: EntityType, id: string, op: 'upsert' | 'delete', version: string, data: Record<string, unknown> | null): string {
+  return JSON.stringify(envelopeOf({ type, id, op, version, data }));
+}
+
+/** `--full` on a full package: what the store holds of its type and the package no longer does is deleted. */
+async function deleteMissing(store: RecordStore, scan: FileScan, counts: Counts): Promise<void> {
+  const fullTypes = new Set(scan.packages.filter((pkg) => pkg.onlyChanges === false && pkg.type).map((pkg) => pkg.type!));
+  const version = scan.header?.version ?? new Date().toISOString();
+  for (const type of fullTypes) {
+    const seen = scan.seen.get(type) ?? new Set<string>();
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await store.list(type, { limit: 1000, afterId });
+      if (page.length === 0) break;
+      afterId = page[page.length - 1].id;
+      const missing = page.filter((record) => !record.deleted && !seen.has(record.id));
+      if (missing.length > 0) {
+        const deletes: RecordWrite[] = missing.map((record) => ({
+          type, id: record.id, version, op: 'delete', data: null, outboxMessage: eventOf(type, record.id, 'delete', version, null),
+        }));
+        for (const outcome of await store.writeBatch(deletes)) counts[outcome]++;
+      }
+    }
+  }
+}
+
+function refuseWrongKind(file: string, type: EntityType | 'all', scan: FileScan): void {
+  if (type === 'all' || scan.typesRead.has(type)) return;
+  const holds = [...new Set(scan.packages.map((pkg) => pkg.type).filter(Boolean))];
+  if (holds.length === 0) return;
+  throw new ExchangeError('BAD_INPUT', `${file}: holds ${holds.join(' and ')} data, no ${type} records`, {
+    hint: `import it with \`exchange import ${holds[0]} ${file}\` or \`exchange import all ${file}\``,
+  });
+}
+
+function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
+}

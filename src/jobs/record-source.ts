@@ -1,0 +1,44 @@
+import { ExchangeError } from '../errors.js';
+import { entityTypes, type EntityType } from '../messages/entity-types.js';
+import type { Envelope } from '../messages/envelope.js';
+import { readEnvelopeLines } from '../messages/json-lines.js';
+import type { PriceTypes } from '../onec/commerceml-products.js';
+import { detectFileKind } from '../onec/detect-file-kind.js';
+import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from '../onec/one-c-record.js';
+import { readCommerceMl } from '../onec/read-commerceml.js';
+import { readOneCCsv } from '../onec/read-csv.js';
+
+export interface RecordSourceOptions {
+  priceTypes?: PriceTypes;
+  onHeader?: (header: CommerceMlHeader) => void;
+  onPackage?: (pkg: CommerceMlPackage) => void;
+}
+
+/** The records of one input file, whatever its kind (CommerceML, CSV, JSON lines), told by its content. */
+export async function readRecords(file: string, type: EntityType | 'all', options: RecordSourceOptions = {}): Promise<AsyncIterable<SourceRecord> | Iterable<SourceRecord>> {
+  const kind = await detectFileKind(file);
+  if (kind === 'commerceml') return readCommerceMl(file, { types: type === 'all' ? entityTypes : [type], ...options });
+  if (kind === 'csv') {
+    if (type === 'all') {
+      throw new ExchangeError('USAGE', `${file}: a CSV export holds one type, and "all" cannot tell which`, { hint: `name the type: ${entityTypes.join(', ')}` });
+    }
+    return readOneCCsv(file, { type });
+  }
+  const envelopes = await readEnvelopeLines(file, type === 'all' ? undefined : type);
+  return envelopes.map((envelope, index): SourceRecord => ({
+    type: envelope.type, id: envelope.id, op: envelope.op, version: envelope.version, data: envelope.data ?? {}, source: { file, line: index + 1 },
+    origin: envelope,
+  }));
+}
+
+/** A JSON-lines record keeps the message it came as, so `publish` sends it exactly as written. */
+export type SourceRecord = OneCRecord & { origin?: Envelope };
+
+/** A record as the change event or fixture message that carries it (DESIGN §6). */
+export function envelopeOf(record: Pick<SourceRecord, 'type' | 'id' | 'op' | 'version' | 'origin'> & { data: Record<string, unknown> | null }, source = '1c'): Envelope {
+  if (record.origin) return record.origin;
+  return {
+    type: record.type, op: record.op, id: record.id, version: record.version, source, occurredAt: new Date().toISOString(),
+    ...(record.op === 'delete' || !record.data ? {} : { data: record.data }),
+  };
+}
