@@ -128,24 +128,28 @@ function eventOf(type: EntityType, id: string, op: 'upsert' | 'delete', version:
   return JSON.stringify(envelopeOf({ type, id, op, version, data }));
 }
 
-/** `--full` on a full package: what the store holds of its type and the package no longer does is deleted. */
+/** The packages whose fullness speaks for a whole type: a price list (ПакетПредложений) lists offers, not products. */
+const wholeTypePackages = new Set(['Каталог', 'Контрагенты']);
+
+/**
+ * `--full` on a full package: what the store holds of its type and the package no longer does is deleted.
+ * Variants (`<product>#<characteristic>`) come from offers, not the catalog: they go with their product.
+ */
 async function deleteMissing(store: RecordStore, scan: FileScan, counts: Counts): Promise<void> {
-  const fullTypes = new Set(scan.packages.filter((pkg) => pkg.onlyChanges === false && pkg.type).map((pkg) => pkg.type!));
+  const fullTypes = new Set(scan.packages.filter((pkg) => pkg.onlyChanges === false && pkg.type && wholeTypePackages.has(pkg.element)).map((pkg) => pkg.type!));
   const version = scan.header?.version ?? new Date().toISOString();
   for (const type of fullTypes) {
     const seen = scan.seen.get(type) ?? new Set<string>();
+    const isMissing = (id: string) => !seen.has(id.split('#')[0]);
     let afterId: string | undefined;
     for (;;) {
       const page = await store.list(type, { limit: 1000, afterId });
       if (page.length === 0) break;
       afterId = page[page.length - 1].id;
-      const missing = page.filter((record) => !record.deleted && !seen.has(record.id));
-      if (missing.length > 0) {
-        const deletes: RecordWrite[] = missing.map((record) => ({
-          type, id: record.id, version, op: 'delete', data: null, outboxMessage: eventOf(type, record.id, 'delete', version, null),
-        }));
-        for (const outcome of await store.writeBatch(deletes)) counts[outcome]++;
-      }
+      const deletes: RecordWrite[] = page.filter((record) => !record.deleted && isMissing(record.id)).map((record) => ({
+        type, id: record.id, version, op: 'delete', data: null, outboxMessage: eventOf(type, record.id, 'delete', version, null),
+      }));
+      if (deletes.length > 0) for (const outcome of await store.writeBatch(deletes)) counts[outcome]++;
     }
   }
 }

@@ -1,0 +1,190 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestBroker } from '../support/broker.js';
+import { runCli } from '../support/cli.js';
+import { tempWorkdir } from '../support/envelopes.js';
+import { amqpUrl, createPgSchema, uniqueName } from '../support/services.js';
+
+const fixtures = path.resolve(__dirname, '../../fixtures/1c');
+const catalog = path.join(fixtures, 'dobromyslov-commerceml-parser/import0_1.xml');
+const offers = path.join(fixtures, 'dobromyslov-commerceml-parser/offers0_1.xml');
+const productId = '008b1914-6635-11e9-80c9-0cc47ab29cd1';
+
+let broker: TestBroker;
+beforeAll(async () => { broker = await TestBroker.open(); });
+afterAll(async () => { await broker.close(); });
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(); });
+
+function scenario(env: NodeJS.ProcessEnv = {}) {
+  const tenant = uniqueName('t');
+  const work = tempWorkdir({ drain: { idleMs: 400 } });
+  const fullEnv = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant, ...env };
+  cleanups.push(async () => { await broker.deleteTenant(tenant); work.remove(); });
+  return { tenant, work, cli: (...args: string[]) => runCli(args, { env: fullEnv, cwd: work.dir }), queue: `${tenant}.product.records` };
+}
+
+describe('exchange import (1C → record store → outbox → RabbitMQ)', () => {
+  it('imports real CommerceML, publishes one change event per changed record, and nothing when imported again', async () => {
+    const s = scenario();
+    expect((await s.cli('setup')).code).toBe(0);
+    const first = await s.cli('import', 'product', catalog, '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.summary).toMatchObject({ read: 36, written: 36, published: 36, exitCode: 0 });
+    await broker.waitForDepth(s.queue, 36);
+    const again = await s.cli('import', 'product', catalog, '--json');
+    expect(again.summary).toMatchObject({ read: 36, written: 0, unchanged: 36, published: 0 });
+    expect(await broker.depth(s.queue)).toBe(36);
+    const [message] = await broker.peekAll(s.queue);
+    const event = JSON.parse(message.content.toString());
+    expect(message.properties).toMatchObject({ contentType: 'application/json', deliveryMode: 2, messageId: `product:${event.id}:2020-04-07T13:16:06` });
+    expect(event).toMatchObject({ type: 'product', op: 'upsert', version: '2020-04-07T13:16:06', source: '1c' });
+    // The change events drain into the records sink like any message; the store already holds them.
+    const drained = await s.cli('product', '--json');
+    expect(drained.summary).toMatchObject({ read: 36, unchanged: 36, written: 0, exitCode: 0 });
+  });
+
+  it('merges offers into their product whatever order the files come in, never losing a field', async () => {
+    for (const order of [[offers, catalog], [catalog, offers]]) {
+      const s = scenario();
+      await s.cli('setup');
+      const result = await s.cli('import', 'all', ...order, '--json');
+      expect(result.code, result.stderr).toBe(0);
+      const record = JSON.parse((await s.cli('records', 'get', 'product', productId, '--json')).stdout);
+      expect(record.data).toMatchObject({
+        name: 'Коврик Mini Голубые кружки, 120x44x1.2 см', sku: 'KM-242-BSNN', unit: 'Штука', stock: 1,
+        prices: [{ typeId: '279b6812-740b-11e8-80c8-0cc47ab29cd1', value: 100, currency: 'RUB' }],
+      });
+      expect(record.version).toBe('2020-04-07T13:16:06');
+    }
+  });
+
+  it('refuses an older copy of the same piece as stale', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    await s.cli('import', 'product', catalog);
+    const older = path.join(s.work.dir, 'import-older.xml');
+    fs.writeFileSync(older, fs.readFileSync(catalog, 'utf8').replace('ДатаФормирования="2020-04-07T13:16:06"', 'ДатаФормирования="2019-01-01T00:00:00"').replace('Коврик Mini Голубые кружки', 'Старое имя'));
+    const result = await s.cli('import', 'product', older, '--json');
+    expect(result.summary).toMatchObject({ read: 36, stale: 36, written: 0, published: 0 });
+    const record = JSON.parse((await s.cli('records', 'get', 'product', productId, '--json')).stdout);
+    expect(record.data.name).toBe('Коврик Mini Голубые кружки, 120x44x1.2 см');
+  });
+
+  it('with --full deletes what a full catalog no longer holds, and publishes the deletes', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    await s.cli('import', 'product', catalog);
+    const smaller = path.join(s.work.dir, 'import-smaller.xml');
+    const text = fs.readFileSync(catalog, 'utf8').replace('ДатаФормирования="2020-04-07T13:16:06"', 'ДатаФормирования="2020-04-08T00:00:00"');
+    const start = text.indexOf('<Товар>');
+    fs.writeFileSync(smaller, text.slice(0, start) + text.slice(text.indexOf('</Товар>', start) + '</Товар>'.length));
+    const withoutFull = await s.cli('import', 'product', smaller, '--json');
+    expect(withoutFull.summary).toMatchObject({ read: 35 });
+    // 36 products, one of them marked Статус="Удален" in the file: 35 live.
+    expect((await s.cli('records', 'count', 'product')).stdout.trim()).toBe('35');
+    const full = await s.cli('import', 'product', smaller, '--full', '--json');
+    expect(full.summary).toMatchObject({ read: 35, written: 1, published: 1 });
+    expect((await s.cli('records', 'count', 'product')).stdout.trim()).toBe('34');
+    const messages = await broker.takeAll(s.queue);
+    expect(JSON.parse(messages[messages.length - 1].content.toString())).toMatchObject({ op: 'delete', version: '2020-04-08T00:00:00' });
+    expect(messages[messages.length - 1].fields.routingKey).toBe('product.delete');
+  });
+
+  it('exits 65 naming file, line and column for a malformed file, and stores and publishes nothing from it', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const broken = path.join(s.work.dir, 'broken.xml');
+    const text = fs.readFileSync(catalog, 'utf8');
+    const cut = text.lastIndexOf('</Товар>');
+    fs.writeFileSync(broken, `${text.slice(0, cut)}</Товары>`);
+    const result = await s.cli('import', 'product', broken, '--json');
+    expect(result.code).toBe(65);
+    expect(result.stderr).toMatch(new RegExp(`${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `));
+    expect((await s.cli('records', 'count', 'product')).stdout.trim()).toBe('0');
+    expect(await broker.depth(s.queue)).toBe(0);
+  });
+
+  it('says so when a file holds another type', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const result = await s.cli('import', 'user', catalog);
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain('holds product data, no user records');
+  });
+
+  it('keeps unpublished events in the outbox when the broker returns them, and publishes them on the next run', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const channel = await broker.connection.createChannel();
+    await channel.unbindQueue(s.queue, `${s.tenant}.product`, '#');
+    const result = await s.cli('import', 'product', catalog, '--json');
+    expect(result.code).toBe(69);
+    expect(result.stderr).toContain(`no queue is bound to exchange "${s.tenant}.product"`);
+    const status = await s.cli('status', '--json');
+    expect((status.json[0] as { pendingOutbox: number }).pendingOutbox).toBe(36);
+    await channel.bindQueue(s.queue, `${s.tenant}.product`, '#');
+    await channel.close();
+    const retry = await s.cli('import', 'product', catalog, '--json');
+    expect(retry.summary).toMatchObject({ unchanged: 36, published: 36, exitCode: 0 });
+    await broker.waitForDepth(s.queue, 36);
+  });
+
+  it('refuses to publish into a broker without the queues: exit 78 naming them', async () => {
+    const s = scenario();
+    const result = await s.cli('import', 'product', catalog);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain(`queue ${s.tenant}.product.records: missing`);
+  });
+
+  it('imports into PostgreSQL in one transaction per file', async () => {
+    const schema = await createPgSchema();
+    cleanups.push(schema.drop);
+    const s = scenario({ EXCHANGE_RECORD_STORE: schema.url });
+    await s.cli('setup');
+    const result = await s.cli('import', 'all', offers, catalog, '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.summary).toMatchObject({ read: 80, exitCode: 0 });
+    const record = JSON.parse((await s.cli('records', 'get', 'product', productId, '--json')).stdout);
+    expect(record.data).toMatchObject({ name: 'Коврик Mini Голубые кружки, 120x44x1.2 см', stock: 1 });
+  });
+
+  it('reads every real CommerceML file with import all --dry-run', async () => {
+    const s = scenario();
+    const files = fs.readdirSync(fixtures, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.xml'))
+      .map((entry) => path.join(entry.parentPath, entry.name));
+    expect(files.length).toBeGreaterThanOrEqual(38);
+    const result = await s.cli('import', 'all', ...files, '--dry-run', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.summary!.read as number).toBeGreaterThan(1000);
+    expect(result.summary).toMatchObject({ written: 0, published: 0 });
+  });
+});
+
+describe('exchange publish (CI fixtures)', () => {
+  it('publishes JSON lines exactly as written, and CommerceML records as messages, with confirms', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const lines = path.resolve(__dirname, '../../fixtures/demo/product.jsonl');
+    const fromLines = await s.cli('publish', 'product', lines, '--json');
+    expect(fromLines.summary).toMatchObject({ read: 30, published: 30, exitCode: 0 });
+    const first = (await broker.takeAll(s.queue))[0];
+    expect(first.content.toString()).toBe(JSON.stringify(JSON.parse(fs.readFileSync(lines, 'utf8').split('\n')[0])));
+    const fromXml = await s.cli('publish', 'product', catalog, '--json');
+    expect(fromXml.summary).toMatchObject({ read: 36, published: 36 });
+    await broker.waitForDepth(s.queue, 36);
+  });
+
+  it('publishes nothing from a file with a bad line: exit 65 with file:line:column', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const file = path.join(s.work.dir, 'bad.jsonl');
+    fs.writeFileSync(file, `${fs.readFileSync(path.resolve(__dirname, '../../fixtures/demo/user.jsonl'), 'utf8').split('\n')[0]}\n{"type":"user","op":"upsert",\n`);
+    const result = await s.cli('publish', 'user', file);
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(`${file}:2:`);
+    expect(await broker.depth(`${s.tenant}.user.records`)).toBe(0);
+  });
+});
