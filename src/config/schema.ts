@@ -43,6 +43,26 @@ const crmSchema = z.strictObject({
   requestsPerSecond: z.number().positive().default(2),
   burst: positiveInt.default(50),
   timeoutMs: positiveInt.default(30000),
+  /** crm.requisite.preset.list: the requisite template (1 is "Организация" on a new portal). */
+  requisitePresetId: positiveInt.default(1),
+  /** catalog.catalog.list: the trading catalog's iblock; required when products are routed to crm. */
+  productIblockId: positiveInt.optional(),
+  /** catalog.priceType.list: the Bitrix24 price type the base price is written to. */
+  priceTypeId: positiveInt.default(1),
+  /** Which 1C price (its typeId or type name) is the base price; the first price when absent. */
+  basePriceType: z.string().optional(),
+  defaultCurrency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB').default('RUB'),
+  /** Deal funnel (CATEGORY_ID) of mutual-settlement deals and of order deals; the general funnel when absent. */
+  dealCategoryId: nonNegativeInt.optional(),
+  orderCategoryId: nonNegativeInt.optional(),
+  orderTitlePrefix: z.string().default('Заказ '),
+  /** Field-by-field overrides of the mappings: CRM field → envelope path (`data.name`), `=constant`, or null to leave out. */
+  fields: z.strictObject({
+    company: z.record(z.string(), z.string().nullable()).optional(),
+    requisite: z.record(z.string(), z.string().nullable()).optional(),
+    product: z.record(z.string(), z.string().nullable()).optional(),
+    deal: z.record(z.string(), z.string().nullable()).optional(),
+  }).prefault({}),
 });
 
 const elasticsearchSchema = z.strictObject({
@@ -57,11 +77,19 @@ const elasticsearchSchema = z.strictObject({
   timeoutMs: positiveInt.default(30000),
 });
 
+const importSchema = z.strictObject({
+  /** CSV header → entity field, merged over the usual Russian 1C headers (src/onec/csv-mapping.ts). */
+  csvMapping: z.record(z.string(), z.string()).default({}),
+  /** Records per store transaction step while a file is imported (the file commits as a whole). */
+  batchSize: positiveInt.max(10000).default(500),
+});
+
 export const configSchema = z.strictObject({
   tenant: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only').optional(),
   amqp: amqpSchema.prefault({}),
   recordStore: recordStoreSchema.prefault({}),
   drain: drainSchema.prefault({}),
+  import: importSchema.prefault({}),
   routes: routesSchema.prefault({}),
   crm: crmSchema.prefault({}),
   elasticsearch: elasticsearchSchema.prefault({}),

@@ -51,7 +51,7 @@ export async function importFiles(context: JobContext, options: ImportOptions): 
 
 async function importFile(context: JobContext, file: string, options: ImportOptions, priceTypes: PriceTypes, store: RecordStore | undefined, counts: Counts): Promise<void> {
   const scan: FileScan = { packages: [], seen: new Map(), typesRead: new Set() };
-  const records = await readRecords(file, options.type, { priceTypes, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg) });
+  const records = await readRecords(file, options.type, { priceTypes, csvMapping: context.config.import.csvMapping, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg) });
   const readBefore = counts.read;
   if (!store) {
     for await (const record of records) { counts.read++; scan.typesRead.add(record.type); }
@@ -63,7 +63,7 @@ async function importFile(context: JobContext, file: string, options: ImportOpti
         scan.typesRead.add(record.type);
         if (options.full) setOf(scan.seen, record.type).add(record.id);
         batch.push(record);
-        if (batch.length >= (options.batchSize ?? 500)) { await applyBatch(tx, batch, counts); batch = []; }
+        if (batch.length >= (options.batchSize ?? context.config.import.batchSize)) { await applyBatch(tx, batch, counts); batch = []; }
       }
       await applyBatch(tx, batch, counts);
       if (options.full) await deleteMissing(tx, scan, counts);

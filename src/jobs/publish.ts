@@ -23,12 +23,12 @@ export interface PublishOptions {
 export async function publish(context: JobContext, options: PublishOptions): Promise<Summary> {
   return journaled(context, 'publish', async (counts) => {
     for (const file of options.files) {
-      for await (const record of await readRecords(file, options.type)) if (record.type === options.type) counts.read++;
+      for await (const record of await readRecords(file, options.type, { csvMapping: context.config.import.csvMapping })) if (record.type === options.type) counts.read++;
     }
     if (options.dryRun) return;
     for (const file of options.files) {
       let batch: Envelope[] = [];
-      for await (const record of await readRecords(file, options.type)) {
+      for await (const record of await readRecords(file, options.type, { csvMapping: context.config.import.csvMapping })) {
         if (record.type !== options.type) continue;
         batch.push(envelopeOf(record));
         if (batch.length >= 5000) { await publishEnvelopes(context, options.type, batch, counts); batch = []; }

@@ -10,6 +10,8 @@ import { readOneCCsv } from '../onec/read-csv.js';
 
 export interface RecordSourceOptions {
   priceTypes?: PriceTypes;
+  /** CSV header → field overrides (config `import.csvMapping`). */
+  csvMapping?: Readonly<Record<string, string>>;
   onHeader?: (header: CommerceMlHeader) => void;
   onPackage?: (pkg: CommerceMlPackage) => void;
 }
@@ -17,12 +19,13 @@ export interface RecordSourceOptions {
 /** The records of one input file, whatever its kind (CommerceML, CSV, JSON lines), told by its content. */
 export async function readRecords(file: string, type: EntityType | 'all', options: RecordSourceOptions = {}): Promise<AsyncIterable<SourceRecord> | Iterable<SourceRecord>> {
   const kind = await detectFileKind(file);
-  if (kind === 'commerceml') return readCommerceMl(file, { types: type === 'all' ? entityTypes : [type], ...options });
+  const { csvMapping, ...commerceMl } = options;
+  if (kind === 'commerceml') return readCommerceMl(file, { types: type === 'all' ? entityTypes : [type], ...commerceMl });
   if (kind === 'csv') {
     if (type === 'all') {
       throw new ExchangeError('USAGE', `${file}: a CSV export holds one type, and "all" cannot tell which`, { hint: `name the type: ${entityTypes.join(', ')}` });
     }
-    return readOneCCsv(file, { type });
+    return readOneCCsv(file, { type, mapping: csvMapping });
   }
   const envelopes = await readEnvelopeLines(file, type === 'all' ? undefined : type);
   return envelopes.map((envelope, index): SourceRecord => ({
