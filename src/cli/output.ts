@@ -18,8 +18,24 @@ export function outputMode(options: { json?: boolean; quiet?: boolean; verbose?:
 
 /** Human lines go to stderr, so stdout carries only results (a number, JSON lines, a table on a terminal). */
 export function createReporter(mode: OutputMode): Reporter {
-  const human = (line: string) => process.stderr.write(`${maskSecrets(line)}\n`);
+  let progressShown = false;
+  let lastProgressAt = 0;
+  const clearProgress = () => {
+    if (progressShown) process.stderr.write('\r\x1b[K');
+    progressShown = false;
+  };
+  const human = (line: string) => { clearProgress(); process.stderr.write(`${maskSecrets(line)}\n`); };
+  const showProgress = Boolean(process.stderr.isTTY) && !mode.quiet && !mode.json;
   return {
+    progress: (line) => {
+      if (!showProgress) return;
+      if (line === '') { clearProgress(); return; }
+      const now = Date.now();
+      if (now - lastProgressAt < 100) return;
+      lastProgressAt = now;
+      process.stderr.write(`\r\x1b[K${maskSecrets(line)}`);
+      progressShown = true;
+    },
     info: (message) => { if (!mode.quiet && !mode.json && (mode.tty || mode.verbose)) human(message); },
     debug: (message) => { if (mode.verbose && !mode.json) human(chalk.dim(message)); },
     warn: (message) => { if (!mode.quiet) human(chalk.yellow(`warning: ${message}`)); },

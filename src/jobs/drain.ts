@@ -109,6 +109,7 @@ class RouteDrain {
         stopConsuming();
         await consumer.stop();
       }
+      this.context.reporter.progress('');
       if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
       await consumer.stop();
     } finally {
@@ -160,6 +161,7 @@ class RouteDrain {
     }
     consumer.settle(batch);
     this.context.reporter.event({ event: 'batch', queue: this.route.queue, size: batch.length, read: this.counts.read });
+    this.context.reporter.progress(`${this.route.queue}: ${this.counts.read} read, ${this.counts.written} written, ${this.counts.retried} retried, ${this.counts.deadLettered} dead-lettered`);
   }
 
   private async writeToSink(envelopes: Envelope[]): Promise<SinkItemResult[]> {

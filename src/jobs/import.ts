@@ -63,12 +63,17 @@ async function importFile(context: JobContext, file: string, options: ImportOpti
         scan.typesRead.add(record.type);
         if (options.full) setOf(scan.seen, record.type).add(record.id);
         batch.push(record);
-        if (batch.length >= (options.batchSize ?? context.config.import.batchSize)) { await applyBatch(tx, batch, counts); batch = []; }
+        if (batch.length >= (options.batchSize ?? context.config.import.batchSize)) {
+          await applyBatch(tx, batch, counts);
+          batch = [];
+          context.reporter.progress(`${file}: ${counts.read - readBefore} records`);
+        }
       }
       await applyBatch(tx, batch, counts);
       if (options.full) await deleteMissing(tx, scan, counts);
     });
   }
+  context.reporter.progress('');
   refuseWrongKind(file, options.type, scan);
   context.reporter.info(`${file}: ${counts.read - readBefore} records`);
 }
@@ -91,6 +96,7 @@ async function applyBatch(store: RecordStore, batch: OneCRecord[], counts: Count
   }
   for (const outcome of await store.writeBatch(writes)) counts[outcome]++;
 }
+
 
 function plainWrite(record: OneCRecord): RecordWrite {
   const data = record.op === 'delete' ? null : record.data;

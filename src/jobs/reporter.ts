@@ -8,6 +8,8 @@ export interface Reporter {
   warn(message: string): void;
   /** A machine-readable event (one JSON object per line with --json). */
   event(event: Record<string, unknown>): void;
+  /** A progress line that replaces the previous one: shown only on a terminal; '' clears it. */
+  progress(line: string): void;
 }
 
 export const silentReporter: Reporter = {
@@ -15,4 +17,5 @@ export const silentReporter: Reporter = {
   debug: () => undefined,
   warn: () => undefined,
   event: () => undefined,
+  progress: () => undefined,
 };
