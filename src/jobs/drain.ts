@@ -80,8 +80,13 @@ class RouteDrain {
   async run(): Promise<void> {
     const connection = await this.context.connection();
     const channel = await connection.createChannel();
+    let closingOurselves = false;
     channel.on('error', (error: Error) => { this.brokerFailure = error; });
-    channel.on('close', () => this.inbox.close());
+    channel.on('close', () => {
+      // A close we did not ask for (broker restart, network loss): unacked messages went back to the queue.
+      if (!closingOurselves) this.brokerFailure ??= new Error('the connection or channel was closed');
+      this.inbox.close();
+    });
     const publisher = await ConfirmPublisher.open(connection);
     const router = new FailureRouter(publisher, this.route, this.context.config.amqp.maxAttempts);
     const consumer = new BoundedConsumer(channel, this.route.queue, {
@@ -100,6 +105,7 @@ class RouteDrain {
       for (;;) {
         const batch = await this.inbox.take(this.options.batchSize, lingerMs, this.options.idleMs);
         if (batch.length > 0) {
+          if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
           await this.process(batch, router, consumer);
           continue;
         }
@@ -115,6 +121,7 @@ class RouteDrain {
     } finally {
       this.options.signal?.removeEventListener('abort', stopConsuming);
       // Closing the channel gives back whatever was not acked (a dry run's messages, or a failed batch).
+      closingOurselves = true;
       await channel.close().catch(() => undefined);
       await publisher.close();
     }
@@ -159,6 +166,7 @@ class RouteDrain {
       else this.counts.retried++;
       this.context.reporter.debug(`${this.route.queue}: ${failure.message.properties.messageId ?? '?'} → ${destination}: ${failure.reason}`);
     }
+    if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
     consumer.settle(batch);
     this.context.reporter.event({ event: 'batch', queue: this.route.queue, size: batch.length, read: this.counts.read });
     this.context.reporter.progress(`${this.route.queue}: ${this.counts.read} read, ${this.counts.written} written, ${this.counts.retried} retried, ${this.counts.deadLettered} dead-lettered`);
