@@ -52,7 +52,7 @@ export async function drain(context: JobContext, options: DrainOptions): Promise
       if (!options.dryRun) await declareTopology(connection, routes);
       for (const route of routes) {
         if (options.signal?.aborted) break;
-        const sink = options.dryRun ? undefined : await sinkPlugin(route.sink).open({ config: context.config, recordStore: store, reporter: context.reporter });
+        const sink = options.dryRun ? undefined : await (await sinkPlugin(route.sink)).open({ config: context.config, recordStore: store, reporter: context.reporter });
         try {
           await new RouteDrain(context, route, sink, options, counts).run();
         } finally {

@@ -12,13 +12,22 @@ export interface SetupResult {
 }
 
 /** Declares the topology of every configured route and migrates the record store; idempotent (DESIGN §2). */
-export async function setup(context: JobContext, options: { check: boolean }): Promise<SetupResult> {
+export async function setup(context: JobContext, options: { check: boolean; reindex?: boolean }): Promise<SetupResult> {
   const routes = allRoutes(context.config);
+  if (options.reindex && options.check) throw new ExchangeError('USAGE', '--reindex and --check do not go together', { hint: 'check first, then reindex' });
+  if (options.reindex && !routes.some((r) => r.sink === 'elasticsearch')) {
+    throw new ExchangeError('USAGE', 'nothing to reindex: no route feeds the elasticsearch sink', { hint: 'add elasticsearch to routes.product' });
+  }
   const connection = await context.connection();
   if (options.check) {
     const problems = await checkTopology(connection, routes);
+    for (const sink of new Set(routes.map((r) => r.sink))) {
+      const plugin = await sinkPlugin(sink);
+      // A sink's check returns its problems, one line each; none means it matches the config.
+      if (plugin.check) problems.push(...(await plugin.check({ config: context.config, recordStore: await context.recordStore(), reporter: context.reporter })));
+    }
     if (problems.length > 0) {
-      throw new ExchangeError('TOPOLOGY_MISMATCH', `the broker differs from the configuration in ${problems.length} place${problems.length === 1 ? '' : 's'}`, {
+      throw new ExchangeError('TOPOLOGY_MISMATCH', `the broker or a sink differs from the configuration in ${problems.length} place${problems.length === 1 ? '' : 's'}`, {
         hint: 'run `exchange setup` to declare what is missing; a queue with other arguments must be deleted (after draining) or the config changed',
         details: problems,
       });
@@ -29,8 +38,12 @@ export async function setup(context: JobContext, options: { check: boolean }): P
   const store = await context.recordStore();
   actions.push(`record store ${store.engine} ${store.location}: schema up to date`);
   for (const sink of new Set(routes.map((r) => r.sink))) {
-    const plugin = sinkPlugin(sink);
+    const plugin = await sinkPlugin(sink);
     if (plugin.setup) actions.push(...(await plugin.setup({ config: context.config, recordStore: store, reporter: context.reporter })));
+  }
+  if (options.reindex) {
+    const { reindexProducts } = await import('../sinks/elasticsearch/elasticsearch-sink.js');
+    actions.push(...(await reindexProducts(context.config)));
   }
   return { actions, problems: [] };
 }

@@ -1,19 +1,16 @@
 import type { SinkName } from '../config/schema.js';
-import { ExchangeError } from '../errors.js';
-import { recordsSinkPlugin } from './records/records-sink.js';
 import type { SinkPlugin } from './sink.js';
 
-/** Every sink, as a plain object, in one place. */
-export const sinkPlugins: Partial<Record<SinkName, SinkPlugin>> = {
-  records: recordsSinkPlugin,
+/**
+ * Every sink in one place. Each entry loads its plugin (a plain object) on first use, so a drain of the
+ * records route never loads the Elasticsearch client or the CRM mappings.
+ */
+export const sinkPlugins: Record<SinkName, () => Promise<SinkPlugin>> = {
+  records: async () => (await import('./records/records-sink.js')).recordsSinkPlugin,
+  crm: async () => (await import('./crm/crm-sink.js')).crmSinkPlugin,
+  elasticsearch: async () => (await import('./elasticsearch/elasticsearch-sink.js')).elasticsearchSinkPlugin,
 };
 
-export function sinkPlugin(name: SinkName): SinkPlugin {
-  const plugin = sinkPlugins[name];
-  if (!plugin) {
-    throw new ExchangeError('CONFIG', `the "${name}" sink is not available in this build`, {
-      details: [`routes: sink "${name}" is not available yet; route to "records"`],
-    });
-  }
-  return plugin;
+export function sinkPlugin(name: SinkName): Promise<SinkPlugin> {
+  return sinkPlugins[name]();
 }

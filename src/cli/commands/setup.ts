@@ -7,10 +7,11 @@ export function registerSetupCommand(program: Command): void {
     .command('setup')
     .description('declare exchanges, queues, retry and dead-letter queues, and migrate the record store (idempotent)')
     .option('--check', 'only verify; name every difference and exit 78 if there is one')
+    .option('--reindex', 'build the next Elasticsearch index version with the current mapping, copy the documents, swap the alias')
     .action(async (_options, command: Command) => {
       await withContext(command, async (context, mode, options) => {
         const { setup } = await import('../../jobs/setup.js');
-        const result = await setup(context, { check: Boolean(options.check) });
+        const result = await setup(context, { check: Boolean(options.check), reindex: Boolean(options.reindex) });
         if (mode.json) printJson({ event: 'setup', check: Boolean(options.check), actions: result.actions });
         else if (!mode.quiet && (mode.tty || mode.verbose)) result.actions.forEach((action) => printLine(action));
         return 0;

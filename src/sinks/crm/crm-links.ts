@@ -1,0 +1,72 @@
+import type { EntityType } from '../../messages/entity-types.js';
+import type { RecordStore } from '../../recordstore/record-store.js';
+import { versionKey } from '../../recordstore/versioning.js';
+
+/**
+ * What the sink remembers about an entity it wrote, in the record store's `links`: the CRM id (target
+ * `crm`), a second id (`crm-requisite`, `crm-price`) and a small JSON state (`crm-state`): the version
+ * last written and hashes of the parts that are written only when they change. With these an update is
+ * one command and needs no read.
+ */
+export interface LinkState {
+  version?: string;
+  /** Hash of the requisite or price fields last written. */
+  partHash?: string;
+  /** Hash of the multi-field values (PHONE, EMAIL) last written. */
+  contactsHash?: string;
+}
+
+export interface EntityLinks {
+  crmId?: string;
+  partId?: string;
+  state: LinkState;
+}
+
+export class CrmLinks {
+  constructor(private readonly store: RecordStore, private readonly type: EntityType, private readonly partTarget?: string) {}
+
+  async load(ids: string[]): Promise<Map<string, EntityLinks>> {
+    const [crm, part, state] = await Promise.all([
+      this.store.getLinks(this.type, 'crm', ids),
+      this.partTarget ? this.store.getLinks(this.type, this.partTarget, ids) : Promise.resolve(new Map<string, string>()),
+      this.store.getLinks(this.type, 'crm-state', ids),
+    ]);
+    const out = new Map<string, EntityLinks>();
+    for (const id of ids) {
+      out.set(id, { crmId: crm.get(id) || undefined, partId: part.get(id) || undefined, state: parseState(state.get(id)) });
+    }
+    return out;
+  }
+
+  async save(entries: Map<string, EntityLinks>): Promise<void> {
+    if (entries.size === 0) return;
+    const crm = new Map<string, string>();
+    const part = new Map<string, string>();
+    const state = new Map<string, string>();
+    for (const [id, links] of entries) {
+      // An empty id forgets a link (the entity was deleted in the CRM): the next attempt looks it up again.
+      if (links.crmId !== undefined) crm.set(id, links.crmId);
+      if (links.partId !== undefined) part.set(id, links.partId);
+      state.set(id, JSON.stringify(links.state));
+    }
+    await this.store.setLinks(this.type, 'crm', crm);
+    if (this.partTarget && part.size > 0) await this.store.setLinks(this.type, this.partTarget, part);
+    await this.store.setLinks(this.type, 'crm-state', state);
+  }
+}
+
+function parseState(text: string | undefined): LinkState {
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as LinkState;
+  } catch {
+    return {};
+  }
+}
+
+/** -1, 0, 1 as `a` is older than, the same as, or newer than `b` (versions order, DESIGN §6). */
+export function compareVersions(a: string, b: string): number {
+  const ka = versionKey(a);
+  const kb = versionKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

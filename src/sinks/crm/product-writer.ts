@@ -1,0 +1,106 @@
+import type { ExchangeConfig } from '../../config/schema.js';
+import type { Envelope } from '../../messages/envelope.js';
+import type { RecordStore } from '../../recordstore/record-store.js';
+import type { SinkItemResult } from '../sink.js';
+import { ResultRef, type Bitrix24Client, type Bitrix24Command, type CommandOutcome } from './bitrix24-client.js';
+import { resultOfError, runGroups, type CommandGroup } from './command-groups.js';
+import { CrmLinks, compareVersions, type EntityLinks } from './crm-links.js';
+import { lookupMany } from './crm-lookup.js';
+import { shortHash, type CrmMappings } from './crm-mappings.js';
+
+/**
+ * product → catalog.product (xmlId = 1C id) and its base price (catalog.price). catalog.product has no
+ * ORIGIN_VERSION, so the version guard uses the version last written, kept in links; a product found by
+ * xmlId for the first time is overwritten (the CRM's copy came from 1C too). A deleted product is
+ * deactivated, never removed: orders and deals may point at it.
+ */
+export class ProductWriter {
+  private readonly links: CrmLinks;
+  private sequence = 0;
+
+  constructor(private readonly client: Bitrix24Client, store: RecordStore, private readonly mappings: CrmMappings, private readonly config: ExchangeConfig['crm']) {
+    this.links = new CrmLinks(store, 'product', 'crm-price');
+  }
+
+  async write(envelopes: Envelope[]): Promise<Map<Envelope, SinkItemResult>> {
+    const results = new Map<Envelope, SinkItemResult>();
+    const known = await this.links.load(envelopes.map((e) => e.id));
+    const active = envelopes.filter((envelope) => {
+      const state = known.get(envelope.id)!;
+      if (!state.crmId || !state.state.version) return true;
+      const order = compareVersions(state.state.version, envelope.version);
+      if (order > 0) results.set(envelope, { status: 'stale' });
+      else if (order === 0) results.set(envelope, { status: 'unchanged' });
+      return order < 0;
+    });
+    if (active.length === 0) return results;
+
+    const iblockId = this.config.productIblockId!;
+    const [byXmlId] = await lookupMany(this.client, [
+      { method: 'catalog.product.list', field: 'xmlId', values: active.filter((e) => !known.get(e.id)!.crmId).map((e) => e.id), filter: { iblockId }, select: ['iblockId'], rowsKey: 'products', idField: 'id' },
+    ]);
+    const productIdOf = (envelope: Envelope) => known.get(envelope.id)!.crmId ?? (byXmlId.found.get(envelope.id)?.[0] ? String(byXmlId.found.get(envelope.id)![0].id) : undefined);
+    const needPrice = active.filter((e) => productIdOf(e) && !known.get(e.id)!.partId && this.mappings.basePrice(e));
+    const [prices] = await lookupMany(this.client, [
+      { method: 'catalog.price.list', field: 'productId', values: needPrice.map((e) => productIdOf(e)!), filter: { catalogGroupId: this.config.priceTypeId }, select: ['price', 'currency'], rowsKey: 'prices', idField: 'id' },
+    ]);
+
+    const saved = new Map<string, EntityLinks>();
+    const groups: CommandGroup[] = [];
+    for (const envelope of active) {
+      const links = known.get(envelope.id)!;
+      const failure = byXmlId.failed.get(envelope.id);
+      if (failure) {
+        results.set(envelope, resultOfError(failure, 'catalog.product.list'));
+        continue;
+      }
+      const productId = productIdOf(envelope);
+      const fields = this.mappings.product(envelope);
+      if (!productId && fields.active === 'N') {
+        results.set(envelope, { status: 'unchanged' });
+        continue;
+      }
+      const price = this.mappings.basePrice(envelope);
+      const priceHash = price ? shortHash(price) : undefined;
+      const priceRow = productId ? prices.found.get(productId)?.[0] : undefined;
+      const priceId = links.partId ?? (priceRow ? String(priceRow.id) : undefined);
+      const key = `p${++this.sequence}`;
+      const commands: Bitrix24Command[] = [productId
+        ? { key, method: 'catalog.product.update', params: { id: productId, fields } }
+        : { key, method: 'catalog.product.add', params: { fields } }];
+      if (price && priceHash !== links.state.partHash && !(priceRow && Number(priceRow.price) === price.price && priceRow.currency === price.currency)) {
+        const priceFields = { price: price.price, currency: price.currency };
+        commands.push(priceId
+          ? { method: 'catalog.price.update', params: { id: priceId, fields: priceFields } }
+          : { method: 'catalog.price.add', params: { fields: { ...priceFields, catalogGroupId: this.config.priceTypeId, productId: productId ?? new ResultRef(key, ['product', 'id']) } } });
+      }
+      groups.push({
+        commands,
+        settle: (outcomes: CommandOutcome[]) => {
+          const bad = outcomes.findIndex((o) => !o.ok);
+          const newProductId = productId ?? (outcomes[0]?.ok ? String((outcomes[0].result as { product: { id: number } }).product.id) : undefined);
+          const priceOutcome = outcomes[1];
+          const newPriceId = priceId ?? (priceOutcome?.ok ? String((priceOutcome.result as { price: { id: number } }).price.id) : undefined);
+          if (bad >= 0) {
+            if (newProductId) saved.set(envelope.id, { crmId: newProductId, partId: newPriceId, state: { ...links.state, version: undefined } });
+            if (bad === 0 && productId && /not exist/i.test(outcomes[0].ok ? '' : outcomes[0].description)) {
+              saved.set(envelope.id, { crmId: '', partId: '', state: {} });
+              results.set(envelope, { status: 'retry', reason: `catalog.product.update: product ${productId} no longer exists in the CRM; it will be created again`, code: 'CRM_NOT_FOUND' });
+              return;
+            }
+            results.set(envelope, resultOfError(outcomes[bad], commands[bad].method));
+            return;
+          }
+          saved.set(envelope.id, { crmId: newProductId, partId: newPriceId, state: { version: envelope.version, partHash: priceHash ?? links.state.partHash } });
+          results.set(envelope, { status: 'written' });
+        },
+      });
+    }
+    try {
+      await runGroups(this.client, groups);
+    } finally {
+      await this.links.save(saved);
+    }
+    return results;
+  }
+}

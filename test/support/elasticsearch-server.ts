@@ -1,0 +1,784 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+/**
+ * An Elasticsearch stand-in over real HTTP that keeps state and answers like the real REST API where the
+ * exchange tool (and its tests) look: the product header the client checks, index creation with a mapping
+ * that documents are checked against, aliases changed atomically, `_bulk` with per-item results and
+ * external versioning, `_count`, `_doc`, `_reindex` (also as a task), `_refresh`. Switches inject the
+ * failures a real cluster produces: per-item 429, a document the mapping refuses, a whole request answered
+ * 503 or 429, credentials refused.
+ */
+
+type Json = Record<string, unknown>;
+
+export interface StoredDocument {
+  source: Json;
+  version: number;
+  seqNo: number;
+}
+
+interface MappingNode {
+  type?: string;
+  dynamic?: boolean | string;
+  properties?: Record<string, MappingNode>;
+  analyzer?: string;
+  scaling_factor?: number;
+  fields?: Record<string, MappingNode>;
+  [key: string]: unknown;
+}
+
+interface StoredIndex {
+  name: string;
+  uuid: string;
+  createdAt: number;
+  settings: Record<string, string>;
+  mappings: MappingNode & { _meta?: Json };
+  docs: Map<string, StoredDocument>;
+  /** Versions of deleted documents: external versioning keeps refusing older writes after a delete. */
+  tombstones: Map<string, number>;
+  aliases: Map<string, { is_write_index?: boolean }>;
+  seqNo: number;
+}
+
+interface Failure {
+  status: number;
+  body: Json;
+  headers?: Record<string, string | string[]>;
+}
+
+export interface ElasticsearchCounters {
+  requests: number;
+  bulkRequests: number;
+  bulkItems: number;
+  /** Items answered 429 by the injection switches. */
+  rejectedItems: number;
+  /** Items refused by the mapping (real checks or the poison switch). */
+  refusedItems: number;
+  versionConflicts: number;
+  /** Whole requests answered with an injected status. */
+  failedRequests: number;
+  unauthorized: number;
+  aliasUpdates: number;
+  reindexes: number;
+}
+
+const builtInAnalyzers = new Set(['standard', 'simple', 'whitespace', 'stop', 'keyword', 'pattern', 'fingerprint', 'english', 'russian', 'german', 'french']);
+const fieldTypes = new Set(['text', 'keyword', 'long', 'integer', 'short', 'byte', 'double', 'float', 'half_float', 'scaled_float', 'boolean', 'date', 'object', 'nested', 'flattened']);
+const numericTypes = new Set(['long', 'integer', 'short', 'byte', 'double', 'float', 'half_float', 'scaled_float']);
+const clusterVersion = '9.1.5';
+
+export class ElasticsearchTestServer {
+  readonly indices = new Map<string, StoredIndex>();
+  readonly counters: ElasticsearchCounters = {
+    requests: 0, bulkRequests: 0, bulkItems: 0, rejectedItems: 0, refusedItems: 0, versionConflicts: 0,
+    failedRequests: 0, unauthorized: 0, aliasUpdates: 0, reindexes: 0,
+  };
+  /** Method and path of every request, in order. */
+  readonly log: Array<{ method: string; path: string }> = [];
+
+  private readonly rejectById = new Map<string, number>();
+  private rejectNext = 0;
+  private readonly poisonIds = new Map<string, string>();
+  private failNext: { count: number; status: number; path: RegExp } = { count: 0, status: 503, path: /./ };
+  private credentials?: { apiKey?: string; basic?: string };
+  private revoked = false;
+  private forbidden = false;
+  private readonly tasks = new Map<string, Json>();
+  private taskSeq = 0;
+  private readonly nodeId = randomBytes(11).toString('base64url');
+
+  private constructor(private readonly server: http.Server, readonly url: string) {}
+
+  static async start(options: { apiKey?: string; username?: string; password?: string } = {}): Promise<ElasticsearchTestServer> {
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const instance = new ElasticsearchTestServer(server, `http://127.0.0.1:${port}`);
+    if (options.apiKey || options.username) {
+      instance.credentials = {
+        apiKey: options.apiKey,
+        basic: options.username ? Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64') : undefined,
+      };
+    }
+    server.on('request', (request, response) => { void instance.handle(request, response); });
+    return instance;
+  }
+
+  // ---- failure switches ----
+
+  /** Answers 429 es_rejected_execution_exception for these ids, `times` times each (default: until cleared). */
+  reject429(ids: string[], times = Number.POSITIVE_INFINITY): void {
+    for (const id of ids) this.rejectById.set(id, times);
+  }
+
+  /** Answers 429 for the next `count` bulk items, whatever they are. */
+  rejectNextItems(count: number): void {
+    this.rejectNext = count;
+  }
+
+  /** Refuses this document as the mapping would (400), every time. */
+  poison(id: string, type = 'document_parsing_exception'): void {
+    this.poisonIds.set(id, type);
+  }
+
+  /** Answers the next `count` requests whose path matches with `status` as a whole (503 by default, only `_bulk`). */
+  failNextRequests(count: number, status = 503, path: RegExp = /\/_bulk$/): void {
+    this.failNext = { count, status, path };
+  }
+
+  /** Every request from now on is refused 401, as after a revoked API key or a changed password. */
+  revokeCredentials(): void {
+    this.revoked = true;
+  }
+
+  /** Writes are refused 403: the credentials are fine but lack the write privilege. */
+  forbidWrites(forbid = true): void {
+    this.forbidden = forbid;
+  }
+
+  clearFailures(): void {
+    this.rejectById.clear();
+    this.rejectNext = 0;
+    this.poisonIds.clear();
+    this.failNext = { count: 0, status: 503, path: /./ };
+    this.revoked = false;
+    this.forbidden = false;
+  }
+
+  // ---- state, for assertions ----
+
+  /** Concrete index names an alias points to. */
+  aliasTargets(alias: string): string[] {
+    return [...this.indices.values()].filter((index) => index.aliases.has(alias)).map((index) => index.name).sort();
+  }
+
+  document(indexOrAlias: string, id: string): StoredDocument | undefined {
+    return this.single(indexOrAlias)?.docs.get(id);
+  }
+
+  count(indexOrAlias: string): number {
+    return this.resolve(indexOrAlias).reduce((sum, index) => sum + index.docs.size, 0);
+  }
+
+  mappingOf(index: string): MappingNode | undefined {
+    return this.indices.get(index)?.mappings;
+  }
+
+  settingsOf(index: string): Record<string, string> | undefined {
+    return this.indices.get(index)?.settings;
+  }
+
+  /** Creates an index directly, as an operator or an older version of the tool would have. */
+  createIndex(name: string, body: Json = {}): void {
+    const failure = this.createIndexFrom(name, body);
+    if (failure) throw new Error(JSON.stringify(failure.body));
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- HTTP ----
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let raw = Buffer.concat(chunks);
+    if (/gzip/.test(String(request.headers['content-encoding'] ?? ''))) raw = gunzipSync(raw);
+    const url = new URL(request.url ?? '/', this.url);
+    const method = request.method ?? 'GET';
+    const path = url.pathname;
+    this.counters.requests++;
+    this.log.push({ method, path });
+    const compatible = /compatible-with=(\d+)/.exec(String(request.headers.accept ?? ''));
+    const send = (status: number, body?: unknown, headers: Record<string, string | string[]> = {}, product = true) => {
+      const text = body === undefined || method === 'HEAD' ? '' : JSON.stringify(body);
+      response.writeHead(status, {
+        ...(product ? { 'x-elastic-product': 'Elasticsearch' } : {}),
+        'content-type': compatible ? `application/vnd.elasticsearch+json;compatible-with=${compatible[1]}` : 'application/json',
+        'content-length': Buffer.byteLength(text),
+        ...headers,
+      });
+      response.end(text);
+    };
+    try {
+      const authFailure = this.authenticate(request, path);
+      if (authFailure) {
+        this.counters.unauthorized++;
+        // Real clusters leave the product header off answers to unauthenticated requests.
+        send(authFailure.status, authFailure.body, authFailure.headers, false);
+        return;
+      }
+      if (compatible && Number(compatible[1]) > 9) {
+        send(400, errorBody(400, 'media_type_header_exception', `Invalid media-type value on headers [Accept, Content-Type]`));
+        return;
+      }
+      if (this.failNext.count > 0 && this.failNext.path.test(path)) {
+        this.failNext.count--;
+        this.counters.failedRequests++;
+        const status = this.failNext.status;
+        send(status, status === 429
+          ? errorBody(429, 'es_rejected_execution_exception', 'rejected execution of coordinating operation [coordinating_and_primary_bytes=1700696668, replica_bytes=0, all_bytes=1700696668, coordinating_operation_bytes=26208468, max_coordinating_and_primary_bytes=1717986918]')
+          : errorBody(status, 'cluster_block_exception', 'blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];'));
+        return;
+      }
+      const result = this.route(method, path, url.searchParams, raw.toString('utf8'));
+      send(result.status, result.body, result.headers);
+    } catch (error) {
+      if (error instanceof BadRequest) send(error.status, errorBody(error.status, error.type, error.message, error.extra));
+      else send(500, errorBody(500, 'exception', (error as Error).stack ?? String(error)));
+    }
+  }
+
+  private authenticate(request: http.IncomingMessage, path: string): Failure | undefined {
+    const header = String(request.headers.authorization ?? '');
+    const challenge = { 'www-authenticate': ['Basic realm="security", charset="UTF-8"', 'ApiKey'] };
+    if (this.revoked || (this.credentials && !header)) {
+      return {
+        status: 401,
+        body: errorBody(401, 'security_exception', this.revoked
+          ? `unable to authenticate with provided credentials and anonymous access is not allowed for this request`
+          : `missing authentication credentials for REST request [${path}]`),
+        headers: challenge,
+      };
+    }
+    if (!this.credentials) return undefined;
+    const valid = (this.credentials.apiKey && header === `ApiKey ${this.credentials.apiKey}`) || (this.credentials.basic && header === `Basic ${this.credentials.basic}`);
+    if (valid) return undefined;
+    return { status: 401, body: errorBody(401, 'security_exception', `unable to authenticate with provided credentials and anonymous access is not allowed for this request`), headers: challenge };
+  }
+
+  private route(method: string, path: string, query: URLSearchParams, body: string): { status: number; body?: unknown; headers?: Record<string, string> } {
+    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts.length === 0) {
+      if (method === 'GET' || method === 'HEAD') return { status: 200, body: this.info() };
+    } else if (parts[0] === '_bulk' && parts.length === 1 && (method === 'POST' || method === 'PUT')) {
+      return this.bulk(undefined, query, body);
+    } else if (parts[0] === '_aliases' && parts.length === 1 && method === 'POST') {
+      return this.updateAliases(parseJson(body));
+    } else if (parts[0] === '_alias' && parts.length === 2 && (method === 'GET' || method === 'HEAD')) {
+      return this.getAlias(parts[1]);
+    } else if (parts[0] === '_reindex' && parts.length === 1 && method === 'POST') {
+      return this.reindex(parseJson(body), query);
+    } else if (parts[0] === '_tasks' && parts.length === 2 && method === 'GET') {
+      const task = this.tasks.get(parts[1]);
+      return task ? { status: 200, body: task } : { status: 404, body: errorBody(404, 'resource_not_found_exception', `task [${parts[1]}] isn't running and hasn't stored its results`) };
+    } else if (parts[0] === '_refresh' && parts.length === 1) {
+      return { status: 200, body: { _shards: this.shardCounts([...this.indices.values()]) } };
+    } else if (!parts[0].startsWith('_')) {
+      const target = parts[0];
+      if (parts.length === 1) return this.indexLevel(method, target, query, body);
+      const action = parts[1];
+      if (action === '_bulk' && (method === 'POST' || method === 'PUT')) return this.bulk(target, query, body);
+      if (action === '_count' && (method === 'GET' || method === 'POST')) return this.countRequest(target, body);
+      if (action === '_refresh' && (method === 'GET' || method === 'POST')) return { status: 200, body: { _shards: this.shardCounts(this.resolveOrThrow(target)) } };
+      if (action === '_mapping' && method === 'GET') {
+        return { status: 200, body: Object.fromEntries(this.resolveOrThrow(target).map((index) => [index.name, { mappings: index.mappings }])) };
+      }
+      if (action === '_doc' && parts.length === 3 && (method === 'GET' || method === 'HEAD')) return this.getDocument(target, parts[2]);
+    }
+    return { status: 400, body: { error: `no handler found for uri [${path}] and method [${method}]` } };
+  }
+
+  private info(): Json {
+    return {
+      name: 'es-test-node',
+      cluster_name: 'exchange-test',
+      cluster_uuid: 'qD0uR6pVQ1CBtQpIoUM6wg',
+      version: {
+        number: clusterVersion, build_flavor: 'default', build_type: 'docker', build_hash: '0000000000000000000000000000000000000000',
+        build_date: '2025-10-01T00:00:00.000Z', build_snapshot: false, lucene_version: '10.2.2',
+        minimum_wire_compatibility_version: '8.19.0', minimum_index_compatibility_version: '8.0.0',
+      },
+      tagline: 'You Know, for Search',
+    };
+  }
+
+  // ---- indices and aliases ----
+
+  private indexLevel(method: string, target: string, query: URLSearchParams, body: string): { status: number; body?: unknown } {
+    if (method === 'PUT') {
+      const failure = this.createIndexFrom(target, body ? parseJson(body) : {});
+      return failure ?? { status: 200, body: { acknowledged: true, shards_acknowledged: true, index: target } };
+    }
+    if (method === 'HEAD') return { status: this.resolve(target, query).length > 0 || target.includes('*') ? 200 : 404 };
+    if (method === 'GET') {
+      const indices = this.resolveOrThrow(target, query);
+      return { status: 200, body: Object.fromEntries(indices.map((index) => [index.name, this.describe(index)])) };
+    }
+    if (method === 'DELETE') {
+      if (this.aliasTargets(target).length > 0 && !this.indices.has(target)) {
+        throw new BadRequest(400, 'illegal_argument_exception', `The provided expression [${target}] matches an alias, specify the corresponding concrete indices instead.`);
+      }
+      for (const index of this.resolveOrThrow(target)) this.indices.delete(index.name);
+      return { status: 200, body: { acknowledged: true } };
+    }
+    return { status: 405, body: { error: `Incorrect HTTP method for uri [/${target}] and method [${method}], allowed: [HEAD, DELETE, PUT, GET]`, status: 405 } };
+  }
+
+  private createIndexFrom(name: string, body: Json): Failure | undefined {
+    if (name !== name.toLowerCase() || /[\\/*?"<>| ,#:]/.test(name) || /^[-_+]/.test(name) || name === '.' || name === '..') {
+      return { status: 400, body: errorBody(400, 'invalid_index_name_exception', `Invalid index name [${name}], must be lowercase and must not contain \\, /, *, ?, ", <, >, |, space, comma or #, nor start with _, - or +`, { index: name }) };
+    }
+    if (this.indices.has(name)) {
+      const existing = this.indices.get(name)!;
+      return { status: 400, body: errorBody(400, 'resource_already_exists_exception', `index [${name}/${existing.uuid}] already exists`, { index_uuid: existing.uuid, index: name }) };
+    }
+    if (this.aliasTargets(name).length > 0) {
+      return { status: 400, body: errorBody(400, 'invalid_index_name_exception', `Invalid index name [${name}], already exists as alias`, { index: name }) };
+    }
+    const settings = flattenSettings((body.settings ?? {}) as Json);
+    const analyzers = new Set([...builtInAnalyzers, ...Object.keys(((settings.__analysis as unknown as Json)?.analyzer ?? {}) as Json)]);
+    delete settings.__analysis;
+    const mappings = (body.mappings ?? {}) as MappingNode;
+    const problem = mappingProblem(mappings, '', analyzers);
+    if (problem) return { status: 400, body: errorBody(400, 'mapper_parsing_exception', problem) };
+    const aliases = new Map<string, { is_write_index?: boolean }>();
+    for (const [alias, options] of Object.entries((body.aliases ?? {}) as Record<string, Json>)) {
+      if (this.indices.has(alias)) return { status: 400, body: errorBody(400, 'invalid_alias_name_exception', `Invalid alias name [${alias}]: an index or data stream exists with the same name as the alias`) };
+      aliases.set(alias, { is_write_index: options.is_write_index as boolean | undefined });
+    }
+    const uuid = randomBytes(16).toString('base64url').slice(0, 22);
+    this.indices.set(name, {
+      name, uuid, createdAt: Date.now(),
+      settings: { 'index.number_of_shards': '1', 'index.number_of_replicas': '1', ...settings },
+      mappings, docs: new Map(), tombstones: new Map(), aliases, seqNo: -1,
+    });
+    return undefined;
+  }
+
+  private describe(index: StoredIndex): Json {
+    const settings: Json = { provided_name: index.name, creation_date: String(index.createdAt), uuid: index.uuid, version: { created: '9009000' } };
+    for (const [key, value] of Object.entries(index.settings)) settings[key.replace(/^index\./, '')] = value;
+    return {
+      aliases: Object.fromEntries([...index.aliases].map(([alias, options]) => [alias, options.is_write_index === undefined ? {} : { is_write_index: options.is_write_index }])),
+      mappings: index.mappings,
+      settings: { index: settings },
+    };
+  }
+
+  private getAlias(name: string): { status: number; body: unknown } {
+    const targets = [...this.indices.values()].filter((index) => [...index.aliases.keys()].some((alias) => matches(name, alias)));
+    if (targets.length === 0) return { status: 404, body: { error: `alias [${name}] missing`, status: 404 } };
+    return {
+      status: 200,
+      body: Object.fromEntries(targets.map((index) => [index.name, {
+        aliases: Object.fromEntries([...index.aliases].filter(([alias]) => matches(name, alias)).map(([alias, options]) => [alias, options.is_write_index === undefined ? {} : { is_write_index: options.is_write_index }])),
+      }])),
+    };
+  }
+
+  /** All actions are checked first and applied together, or none is: the `_aliases` API is atomic. */
+  private updateAliases(body: Json): { status: number; body: unknown } {
+    const actions = body.actions;
+    if (!Array.isArray(actions) || actions.length === 0) throw new BadRequest(400, 'action_request_validation_exception', 'Validation Failed: 1: no actions specified;');
+    const planned: Array<() => void> = [];
+    for (const entry of actions as Json[]) {
+      const [kind, spec] = Object.entries(entry)[0] as [string, Json];
+      const indexNames = [spec.index, ...((spec.indices as string[] | undefined) ?? [])].filter((v): v is string => typeof v === 'string');
+      const aliasNames = [spec.alias, ...((spec.aliases as string[] | undefined) ?? [])].filter((v): v is string => typeof v === 'string');
+      const indices = indexNames.flatMap((name) => {
+        const found = [...this.indices.values()].filter((index) => matches(name, index.name));
+        if (found.length === 0) throw new BadRequest(404, 'index_not_found_exception', `no such index [${name}]`, { 'resource.type': 'index_or_alias', 'resource.id': name, index: name });
+        return found;
+      });
+      if (kind === 'add') {
+        for (const alias of aliasNames) {
+          if (this.indices.has(alias)) throw new BadRequest(400, 'invalid_alias_name_exception', `Invalid alias name [${alias}]: an index or data stream exists with the same name as the alias`);
+          for (const index of indices) planned.push(() => index.aliases.set(alias, { is_write_index: spec.is_write_index as boolean | undefined }));
+        }
+      } else if (kind === 'remove') {
+        for (const index of indices) {
+          for (const alias of aliasNames) {
+            if (!index.aliases.has(alias) && spec.must_exist === true) throw new BadRequest(404, 'aliases_not_found_exception', `aliases [${alias}] missing`, { 'resource.type': 'aliases', 'resource.id': alias });
+            planned.push(() => index.aliases.delete(alias));
+          }
+        }
+      } else if (kind === 'remove_index') {
+        for (const index of indices) planned.push(() => this.indices.delete(index.name));
+      } else {
+        throw new BadRequest(400, 'x_content_parse_exception', `[1:${JSON.stringify(body).indexOf(kind)}] [alias_action] unknown field [${kind}]`);
+      }
+    }
+    for (const apply of planned) apply();
+    this.counters.aliasUpdates++;
+    return { status: 200, body: { acknowledged: true, errors: false } };
+  }
+
+  // ---- documents ----
+
+  private bulk(pathIndex: string | undefined, query: URLSearchParams, body: string): { status: number; body: unknown } {
+    this.counters.bulkRequests++;
+    if (body.length === 0) throw new BadRequest(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
+    if (!body.endsWith('\n')) throw new BadRequest(400, 'illegal_argument_exception', 'The bulk request must be terminated by a newline [\\n]');
+    if (this.forbidden) {
+      throw new BadRequest(403, 'security_exception', `action [indices:data/write/bulk] is unauthorized for API key id [test-key] of user [exchange] on indices [${pathIndex ?? '*'}], this action is granted by the index privileges [create_doc,create,delete,index,write,all]`);
+    }
+    const lines = body.split('\n');
+    lines.pop();
+    const started = Date.now();
+    const operations: Array<{ action: string; meta: Json; source?: string; line: number }> = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].trim() === '') continue;
+      const header = parseJson(lines[i], i + 1);
+      const [action, meta] = Object.entries(header)[0] ?? [];
+      if (!['index', 'create', 'delete', 'update'].includes(action)) {
+        throw new BadRequest(400, 'illegal_argument_exception', `Malformed action/metadata line [${i + 1}], expected one of [create, delete, index, update] but found [${action}]`);
+      }
+      const op = { action, meta: meta as Json, line: i + 1, source: undefined as string | undefined };
+      if (action !== 'delete') {
+        if (i + 1 >= lines.length) throw new BadRequest(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
+        op.source = lines[++i];
+      }
+      const versionType = String(op.meta.version_type ?? 'internal');
+      if ((versionType === 'external' || versionType === 'external_gte')) {
+        const version = op.meta.version;
+        if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
+          throw new BadRequest(400, 'action_request_validation_exception', `Validation Failed: 1: illegal version value [${version ?? -3}] for version type [${versionType.toUpperCase()}];`);
+        }
+        if (action === 'create') throw new BadRequest(400, 'action_request_validation_exception', 'Validation Failed: 1: create operations only support internal versioning. use index instead;');
+      }
+      operations.push(op);
+    }
+    if (operations.length === 0) throw new BadRequest(400, 'action_request_validation_exception', 'Validation Failed: 1: no requests added;');
+    const requireAlias = query.get('require_alias') === 'true';
+    const items = operations.map((op) => {
+      this.counters.bulkItems++;
+      return { [op.action]: this.bulkItem(op.action, op.meta, op.source, String(op.meta._index ?? pathIndex ?? ''), requireAlias || op.meta.require_alias === true) };
+    });
+    const errors = items.some((item) => Object.values(item)[0].error !== undefined);
+    return { status: 200, body: { errors, took: Date.now() - started, items } };
+  }
+
+  private bulkItem(action: string, meta: Json, sourceText: string | undefined, target: string, requireAlias: boolean): Json {
+    const id = typeof meta._id === 'string' ? meta._id : action === 'delete' || action === 'update' ? '' : randomBytes(15).toString('base64url');
+    const failed = (status: number, type: string, reason: string, index?: StoredIndex, extra: Json = {}) => ({
+      _index: index?.name ?? target, _id: id, status,
+      error: { type, reason, ...(index ? { index_uuid: index.uuid, shard: '0', index: index.name } : { index: target }), ...extra },
+    });
+    if (!target) return failed(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+    if (action === 'update') return failed(400, 'illegal_argument_exception', 'this test server does not implement update operations');
+    if (action !== 'delete' && requireAlias && this.aliasTargets(target).length === 0) {
+      return failed(404, 'index_not_found_exception', `no such index [${target}] and [require_alias] request flag is [true] and [${target}] is not an alias`, undefined, { 'resource.type': 'index_expression', 'resource.id': target });
+    }
+    let index = this.writeIndex(target);
+    if (typeof index === 'string') return failed(400, 'illegal_argument_exception', index);
+    if (!index) {
+      if (action === 'delete') return failed(404, 'index_not_found_exception', `no such index [${target}]`, undefined, { 'resource.type': 'index_expression', 'resource.id': target });
+      // Real clusters auto-create a missing index on the first write, with a mapping guessed from the document.
+      this.createIndexFrom(target, {});
+      index = this.indices.get(target)!;
+    }
+    if (id && this.takeRejection(id)) {
+      this.counters.rejectedItems++;
+      return failed(429, 'es_rejected_execution_exception', `rejected execution of org.elasticsearch.action.support.replication.TransportWriteAction$1/WrappedActionListener{...} on EsThreadPoolExecutor[name = es-test-node/write, queue capacity = 10000, org.elasticsearch.common.util.concurrent.EsThreadPoolExecutor@6a2f3b1c[Running, pool size = 2, active threads = 2, queued tasks = 10000, completed tasks = 48213]]`);
+    }
+    const versionType = String(meta.version_type ?? 'internal');
+    const current = index.docs.get(id)?.version ?? index.tombstones.get(id);
+    const provided = typeof meta.version === 'number' ? meta.version : undefined;
+    const conflict = (message: string) => {
+      this.counters.versionConflicts++;
+      return failed(409, 'version_conflict_engine_exception', `[${id}]: version conflict, ${message}`, index as StoredIndex);
+    };
+    if (current !== undefined && provided !== undefined) {
+      if (versionType === 'external' && current >= provided) return conflict(`current version [${current}] is higher or equal to the one provided [${provided}]`);
+      if (versionType === 'external_gte' && current > provided) return conflict(`current version [${current}] is higher than the one provided [${provided}]`);
+    }
+    const external = versionType === 'external' || versionType === 'external_gte';
+    const exists = index.docs.has(id);
+    if (action === 'delete') {
+      const version = external ? provided! : (current ?? 0) + 1;
+      index.docs.delete(id);
+      index.tombstones.set(id, version);
+      return { ...this.written(index, id, version, exists ? 'deleted' : 'not_found'), status: exists ? 200 : 404 };
+    }
+    if (action === 'create' && exists) return conflict(`document already exists (current version [${current}])`);
+    const poison = this.poisonIds.get(id);
+    if (poison) {
+      this.counters.refusedItems++;
+      return failed(400, poison, `[1:42] failed to parse field [stock] of type [double] in document with id '${id}'. Preview of field's value: 'много'`, index, {
+        caused_by: { type: 'number_format_exception', reason: 'For input string: "много"' },
+      });
+    }
+    let source: Json;
+    try {
+      source = parseJson(sourceText ?? '');
+    } catch (error) {
+      this.counters.refusedItems++;
+      return failed(400, 'document_parsing_exception', `[1:1] failed to parse: ${(error as Error).message}`, index);
+    }
+    const refusal = documentProblem(index.mappings, source, id);
+    if (refusal) {
+      this.counters.refusedItems++;
+      return failed(400, refusal.type, refusal.reason, index, refusal.causedBy ? { caused_by: refusal.causedBy } : {});
+    }
+    const version = external ? provided! : (current ?? 0) + 1;
+    index.docs.set(id, { source, version, seqNo: ++index.seqNo });
+    index.tombstones.delete(id);
+    return { ...this.written(index, id, version, exists ? 'updated' : 'created'), status: exists ? 200 : 201 };
+  }
+
+  private written(index: StoredIndex, id: string, version: number, result: string): Json {
+    const replicas = Number(index.settings['index.number_of_replicas'] ?? 1);
+    return { _index: index.name, _id: id, _version: version, result, _shards: { total: replicas + 1, successful: 1, failed: 0 }, _seq_no: ++index.seqNo, _primary_term: 1 };
+  }
+
+  private takeRejection(id: string): boolean {
+    if (this.rejectNext > 0) {
+      this.rejectNext--;
+      return true;
+    }
+    const left = this.rejectById.get(id);
+    if (left === undefined || left <= 0) return false;
+    this.rejectById.set(id, left - 1);
+    return true;
+  }
+
+  /** The index a write to `target` lands in; a message when an alias has several and none is the write index. */
+  private writeIndex(target: string): StoredIndex | string | undefined {
+    const concrete = this.indices.get(target);
+    if (concrete) return concrete;
+    const targets = [...this.indices.values()].filter((index) => index.aliases.has(target));
+    if (targets.length === 0) return undefined;
+    if (targets.length === 1 && targets[0].aliases.get(target)?.is_write_index !== false) return targets[0];
+    const designated = targets.find((index) => index.aliases.get(target)?.is_write_index === true);
+    return designated ?? `no write index is defined for alias [${target}]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index`;
+  }
+
+  private getDocument(target: string, id: string): { status: number; body: unknown } {
+    const indices = this.resolveOrThrow(target);
+    if (indices.length > 1) {
+      throw new BadRequest(400, 'illegal_argument_exception', `alias [${target}] has more than one index associated with it [${indices.map((i) => i.name).join(', ')}], can't execute a single index op`);
+    }
+    const [index] = indices;
+    const doc = index.docs.get(id);
+    if (!doc) return { status: 404, body: { _index: index.name, _id: id, found: false } };
+    return { status: 200, body: { _index: index.name, _id: id, _version: doc.version, _seq_no: doc.seqNo, _primary_term: 1, found: true, _source: doc.source } };
+  }
+
+  private countRequest(target: string, body: string): { status: number; body: unknown } {
+    const indices = this.resolveOrThrow(target);
+    const query = body ? (parseJson(body).query as Json | undefined) : undefined;
+    let count = 0;
+    for (const index of indices) for (const doc of index.docs.values()) if (matchesQuery(query, doc.source)) count++;
+    return { status: 200, body: { count, _shards: { ...this.shardCounts(indices), skipped: 0 } } };
+  }
+
+  private reindex(body: Json, query: URLSearchParams): { status: number; body: unknown } {
+    this.counters.reindexes++;
+    const started = Date.now();
+    const source = (body.source ?? {}) as Json;
+    const dest = (body.dest ?? {}) as Json;
+    if (typeof source.index !== 'string' || typeof dest.index !== 'string') throw new BadRequest(400, 'action_request_validation_exception', 'Validation Failed: 1: use _reindex API with a source and a destination index;');
+    const from = this.resolveOrThrow(source.index);
+    const external = dest.version_type === 'external';
+    const proceed = body.conflicts === 'proceed' || query.get('conflicts') === 'proceed';
+    if (!this.writeIndex(dest.index)) this.createIndexFrom(dest.index, {});
+    const to = this.writeIndex(dest.index);
+    if (typeof to !== 'object') throw new BadRequest(400, 'illegal_argument_exception', String(to));
+    const counts = { total: 0, created: 0, updated: 0, version_conflicts: 0 };
+    const failures: Json[] = [];
+    outer: for (const index of from) {
+      for (const [id, doc] of index.docs) {
+        counts.total++;
+        const current = to.docs.get(id)?.version ?? to.tombstones.get(id);
+        if (external && current !== undefined && current >= doc.version) {
+          counts.version_conflicts++;
+          if (!proceed) {
+            failures.push({ index: to.name, id, cause: { type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, current version [${current}] is higher or equal to the one provided [${doc.version}]`, index_uuid: to.uuid, shard: '0', index: to.name }, status: 409 });
+            break outer;
+          }
+          continue;
+        }
+        const refusal = documentProblem(to.mappings, doc.source, id);
+        if (refusal) {
+          failures.push({ index: to.name, id, cause: { type: refusal.type, reason: refusal.reason }, status: 400 });
+          break outer;
+        }
+        if (to.docs.has(id)) counts.updated++;
+        else counts.created++;
+        to.docs.set(id, { source: structuredClone(doc.source), version: external ? doc.version : (current ?? 0) + 1, seqNo: ++to.seqNo });
+        to.tombstones.delete(id);
+      }
+    }
+    const result = {
+      took: Date.now() - started, timed_out: false, total: counts.total, updated: counts.updated, created: counts.created, deleted: 0,
+      batches: Math.max(1, Math.ceil(counts.total / 1000)), version_conflicts: counts.version_conflicts, noops: 0, retries: { bulk: 0, search: 0 },
+      throttled_millis: 0, requests_per_second: -1.0, throttled_until_millis: 0, failures,
+    };
+    if (query.get('wait_for_completion') === 'false') {
+      const taskId = `${this.nodeId}:${++this.taskSeq}`;
+      this.tasks.set(taskId, {
+        completed: true,
+        task: {
+          node: this.nodeId, id: this.taskSeq, type: 'transport', action: 'indices:data/write/reindex',
+          status: { total: counts.total, updated: counts.updated, created: counts.created, deleted: 0, batches: result.batches, version_conflicts: counts.version_conflicts, noops: 0, retries: result.retries, throttled_millis: 0, requests_per_second: -1.0, throttled_until_millis: 0 },
+          description: `reindex from [${source.index}] to [${dest.index}]`, start_time_in_millis: started, running_time_in_nanos: (Date.now() - started) * 1e6, cancellable: true, cancelled: false, headers: {},
+        },
+        response: result,
+      });
+      return { status: 200, body: { task: taskId } };
+    }
+    return { status: 200, body: result };
+  }
+
+  // ---- name resolution ----
+
+  /** Indices an expression names: comma lists, wildcards, aliases. Unknown concrete names are left out. */
+  private resolve(expression: string, query?: URLSearchParams): StoredIndex[] {
+    const found = new Map<string, StoredIndex>();
+    for (const name of expression.split(',')) {
+      for (const index of this.indices.values()) {
+        if (matches(name, index.name) || [...index.aliases.keys()].some((alias) => matches(name, alias))) found.set(index.name, index);
+      }
+    }
+    void query;
+    return [...found.values()];
+  }
+
+  private resolveOrThrow(expression: string, query?: URLSearchParams): StoredIndex[] {
+    const indices = this.resolve(expression, query);
+    const missing = expression.split(',').find((name) => !name.includes('*') && !this.resolve(name).length);
+    if (missing && query?.get('ignore_unavailable') !== 'true') {
+      throw new BadRequest(404, 'index_not_found_exception', `no such index [${missing}]`, { 'resource.type': 'index_or_alias', 'resource.id': missing, index_uuid: '_na_', index: missing });
+    }
+    return indices;
+  }
+
+  private single(expression: string): StoredIndex | undefined {
+    const indices = this.resolve(expression);
+    return indices.length === 1 ? indices[0] : undefined;
+  }
+
+  private shardCounts(indices: StoredIndex[]): Json {
+    const total = indices.reduce((sum, index) => sum + Number(index.settings['index.number_of_shards'] ?? 1), 0);
+    return { total, successful: total, failed: 0 };
+  }
+}
+
+class BadRequest extends Error {
+  constructor(readonly status: number, readonly type: string, message: string, readonly extra: Json = {}) {
+    super(message);
+  }
+}
+
+function errorBody(status: number, type: string, reason: string, extra: Json = {}): Json {
+  const cause = { type, reason, ...extra };
+  return { error: { root_cause: [cause], ...cause }, status };
+}
+
+function parseJson(text: string, line = 1): Json {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value as Json;
+  } catch (error) {
+    throw new BadRequest(400, 'x_content_parse_exception', `[${line}:1] Unexpected character or end of input: ${(error as Error).message}`);
+  }
+}
+
+function matches(pattern: string, name: string): boolean {
+  if (!pattern.includes('*')) return pattern === name;
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return regex.test(name);
+}
+
+/** Settings in either form (`{index: {number_of_shards}}`, `{number_of_shards}`, `{'index.x': …}`) as flat `index.*` strings. */
+function flattenSettings(settings: Json, prefix = ''): Record<string, string> & { __analysis?: string } {
+  const flat: Record<string, string> & { __analysis?: string } = {};
+  for (const [key, value] of Object.entries(settings)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (path === 'analysis' || path === 'index.analysis') {
+      (flat as Record<string, unknown>).__analysis = value;
+      continue;
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) Object.assign(flat, flattenSettings(value as Json, path));
+    else flat[path.startsWith('index.') ? path : `index.${path}`] = String(value);
+  }
+  return flat;
+}
+
+function mappingProblem(node: MappingNode, path: string, analyzers: Set<string>): string | undefined {
+  for (const [name, field] of Object.entries(node.properties ?? {})) {
+    const fieldPath = path ? `${path}.${name}` : name;
+    const type = field.type ?? (field.properties ? 'object' : undefined);
+    if (!type || !fieldTypes.has(type)) return `No handler for type [${field.type}] declared on field [${fieldPath}]`;
+    if (field.analyzer && !analyzers.has(field.analyzer)) return `Failed to parse mapping: analyzer [${field.analyzer}] has not been configured in mappings`;
+    if (type === 'scaled_float' && typeof field.scaling_factor !== 'number') return `Failed to parse mapping: Field [scaling_factor] is required`;
+    if (field.analyzer && type !== 'text') return `Failed to parse mapping: unknown parameter [analyzer] on mapper [${fieldPath}] of type [${type}]`;
+    const inner = mappingProblem(field, fieldPath, analyzers) ?? mappingProblem({ properties: field.fields }, fieldPath, analyzers);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/** What the mapping refuses in a document, as a real cluster words it; undefined when it is indexable. */
+function documentProblem(mapping: MappingNode, source: Json, id: string): { type: string; reason: string; causedBy?: Json } | undefined {
+  const strict = (node: MappingNode) => node.dynamic === 'strict' || node.dynamic === 'strict_allow_templates';
+  const visit = (node: MappingNode, value: Json, path: string): ReturnType<typeof documentProblem> => {
+    for (const [key, child] of Object.entries(value)) {
+      const fieldPath = path ? `${path}.${key}` : key;
+      const field = node.properties?.[key];
+      if (!field) {
+        if (strict(node)) return { type: 'strict_dynamic_mapping_exception', reason: `[1:2] mapping set to strict, dynamic introduction of [${key}] within [${path || '_doc'}] is not allowed` };
+        continue;
+      }
+      const values = Array.isArray(child) ? child : [child];
+      for (const item of values) {
+        if (item === null) continue;
+        const problem = fieldProblem(field, item, fieldPath, id, visit);
+        if (problem) return problem;
+      }
+    }
+    return undefined;
+  };
+  return visit(mapping, source, '');
+}
+
+function fieldProblem(field: MappingNode, value: unknown, path: string, id: string, visit: (node: MappingNode, value: Json, path: string) => ReturnType<typeof documentProblem>): ReturnType<typeof documentProblem> {
+  const type = field.type ?? 'object';
+  const preview = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const parseFailure = (cause: Json) => ({ type: 'document_parsing_exception', reason: `[1:2] failed to parse field [${path}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview}'`, causedBy: cause });
+  if (type === 'object' || type === 'nested') {
+    if (typeof value !== 'object' || value === null) {
+      return { type: 'document_parsing_exception', reason: `[1:2] object mapping for [${path}] tried to parse field [${path}] as object, but found a concrete value` };
+    }
+    return visit(field, value as Json, path);
+  }
+  if (type === 'flattened') {
+    if (typeof value !== 'object' || value === null) return parseFailure({ type: 'illegal_argument_exception', reason: `Failed to parse [${path}]: expected an object` });
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    return parseFailure({ type: 'illegal_state_exception', reason: `Can't get text on a START_OBJECT at 1:2` });
+  }
+  if (numericTypes.has(type)) {
+    const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+    if (!Number.isFinite(number) || (['long', 'integer', 'short', 'byte'].includes(type) && typeof value === 'string' && !/^-?\d+(\.0*)?$/.test(value))) {
+      return parseFailure({ type: 'number_format_exception', reason: `For input string: "${preview}"` });
+    }
+  }
+  if (type === 'boolean' && !(typeof value === 'boolean' || value === 'true' || value === 'false' || value === '')) {
+    return parseFailure({ type: 'illegal_argument_exception', reason: `Failed to parse value [${preview}] as only [true] or [false] are allowed.` });
+  }
+  if (type === 'date' && Number.isNaN(typeof value === 'number' ? value : Date.parse(String(value)))) {
+    return parseFailure({ type: 'illegal_argument_exception', reason: `failed to parse date field [${preview}] with format [strict_date_optional_time||epoch_millis]` });
+  }
+  return undefined;
+}
+
+/** The few queries tests need: match_all, term and ids. */
+function matchesQuery(query: Json | undefined, source: Json): boolean {
+  if (!query || 'match_all' in query) return true;
+  if ('term' in query) {
+    const [field, spec] = Object.entries(query.term as Json)[0];
+    const expected = typeof spec === 'object' && spec !== null ? (spec as Json).value : spec;
+    const actual = field.split('.').reduce<unknown>((node, key) => (node as Json | undefined)?.[key], source);
+    return Array.isArray(actual) ? actual.includes(expected) : actual === expected;
+  }
+  throw new BadRequest(400, 'parsing_exception', `unknown query [${Object.keys(query)[0]}] (this test server knows match_all and term)`);
+}
