@@ -4,7 +4,7 @@ import type { RecordStore } from '../../recordstore/record-store.js';
 import type { SinkItemResult } from '../sink.js';
 import { ResultRef, type Bitrix24Client, type Bitrix24Command, type CommandOutcome } from './bitrix24-client.js';
 import { resultOfError, runGroups, type CommandGroup } from './command-groups.js';
-import { CrmLinks, compareVersions, type EntityLinks } from './crm-links.js';
+import { CrmLinks, compareVersions, newerThanWritten, type EntityLinks } from './crm-links.js';
 import { lookupMany } from './crm-lookup.js';
 import { shortHash, type CrmMappings } from './crm-mappings.js';
 
@@ -47,14 +47,7 @@ export class CompanyWriter {
       };
     });
 
-    const active = plans.filter((plan) => {
-      const { links, envelope } = plan;
-      if (!links.crmId || !links.state.version) return true;
-      const order = compareVersions(links.state.version, envelope.version);
-      if (order > 0) results.set(envelope, { status: 'stale' });
-      else if (order === 0) results.set(envelope, { status: 'unchanged' });
-      return order < 0;
-    });
+    const active = newerThanWritten(plans, (plan) => plan, results);
     if (active.length === 0) return results;
 
     const hasContacts = (plan: (typeof plans)[number]) => Object.values(plan.company.contacts).some((list) => list.length > 0) || plan.links.state.contactsHash !== undefined;

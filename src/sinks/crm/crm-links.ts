@@ -1,3 +1,5 @@
+import type { Envelope } from '../../messages/envelope.js';
+import type { SinkItemResult } from '../sink.js';
 import type { EntityType } from '../../messages/entity-types.js';
 import type { RecordStore } from '../../recordstore/record-store.js';
 import { versionKey } from '../../recordstore/versioning.js';
@@ -69,4 +71,19 @@ export function compareVersions(a: string, b: string): number {
   const ka = versionKey(a);
   const kb = versionKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
+ * The version guard of every CRM writer: a linked entity whose last written version is newer is `stale`,
+ * the same version is `unchanged` (a redelivery), and only the rest goes on to be written.
+ */
+export function newerThanWritten<T>(items: T[], describe: (item: T) => { envelope: Envelope; links: EntityLinks }, results: Map<Envelope, SinkItemResult>): T[] {
+  return items.filter((item) => {
+    const { envelope, links } = describe(item);
+    if (!links.crmId || !links.state.version) return true;
+    const order = compareVersions(links.state.version, envelope.version);
+    if (order > 0) results.set(envelope, { status: 'stale' });
+    else if (order === 0) results.set(envelope, { status: 'unchanged' });
+    return order < 0;
+  });
 }

@@ -3,7 +3,7 @@ import type { RecordStore } from '../../recordstore/record-store.js';
 import type { SinkItemResult } from '../sink.js';
 import type { Bitrix24Client, Bitrix24Command, CommandOutcome } from './bitrix24-client.js';
 import { resultOfError, runGroups, type CommandGroup } from './command-groups.js';
-import { CrmLinks, compareVersions, type EntityLinks } from './crm-links.js';
+import { CrmLinks, newerThanWritten, type EntityLinks } from './crm-links.js';
 import { lookupMany } from './crm-lookup.js';
 import type { CrmMappings } from './crm-mappings.js';
 
@@ -27,14 +27,7 @@ export class DealWriter {
     });
     if (upserts.length === 0) return results;
     const known = await this.links.load(upserts.map((e) => e.id));
-    const active = upserts.filter((envelope) => {
-      const links = known.get(envelope.id)!;
-      if (!links.crmId || !links.state.version) return true;
-      const order = compareVersions(links.state.version, envelope.version);
-      if (order > 0) results.set(envelope, { status: 'stale' });
-      else if (order === 0) results.set(envelope, { status: 'unchanged' });
-      return order < 0;
-    });
+    const active = newerThanWritten(upserts, (envelope) => ({ envelope, links: known.get(envelope.id)! }), results);
     if (active.length === 0) return results;
 
     const counterpartyOf = (e: Envelope) => (e.data?.counterpartyId as string | undefined) || undefined;

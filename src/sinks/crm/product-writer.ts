@@ -4,7 +4,7 @@ import type { RecordStore } from '../../recordstore/record-store.js';
 import type { SinkItemResult } from '../sink.js';
 import { ResultRef, type Bitrix24Client, type Bitrix24Command, type CommandOutcome } from './bitrix24-client.js';
 import { resultOfError, runGroups, type CommandGroup } from './command-groups.js';
-import { CrmLinks, compareVersions, type EntityLinks } from './crm-links.js';
+import { CrmLinks, newerThanWritten, type EntityLinks } from './crm-links.js';
 import { lookupMany } from './crm-lookup.js';
 import { shortHash, type CrmMappings } from './crm-mappings.js';
 
@@ -25,14 +25,7 @@ export class ProductWriter {
   async write(envelopes: Envelope[]): Promise<Map<Envelope, SinkItemResult>> {
     const results = new Map<Envelope, SinkItemResult>();
     const known = await this.links.load(envelopes.map((e) => e.id));
-    const active = envelopes.filter((envelope) => {
-      const state = known.get(envelope.id)!;
-      if (!state.crmId || !state.state.version) return true;
-      const order = compareVersions(state.state.version, envelope.version);
-      if (order > 0) results.set(envelope, { status: 'stale' });
-      else if (order === 0) results.set(envelope, { status: 'unchanged' });
-      return order < 0;
-    });
+    const active = newerThanWritten(envelopes, (envelope) => ({ envelope, links: known.get(envelope.id)! }), results);
     if (active.length === 0) return results;
 
     const iblockId = this.config.productIblockId!;
