@@ -1,44 +1,70 @@
 import { envelopeMessage } from '../amqp/envelope-message.js';
-import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
+import { ConfirmPublisher, unroutableError, type PublishOutcome } from '../amqp/publisher.js';
 import { exchangeName } from '../amqp/topology.js';
 import type { Envelope } from '../messages/envelope.js';
-import type { RecordStore } from '../recordstore/record-store.js';
+import type { OutboxRow, RecordStore } from '../recordstore/record-store.js';
 import { ensureTopology } from './ensure-topology.js';
 import type { JobContext } from './job-context.js';
 import type { Counts } from './summary.js';
 
 const pageSize = 1000;
+/** Unconfirmed messages at once, across pages: the broker never waits for us to read or mark a page. */
+const window = 1000;
 
 /**
  * Publishes the outbox in order with confirms and `mandatory`; a row is marked published only once the
  * broker confirmed it and did not return it. A returned or refused row stays for the next run, and the
  * run stops with the reason (exit 69), so a change event is never lost between the store and the broker.
+ * Pages overlap: the next page is read and the last one marked while messages are in flight.
  */
 export async function publishOutbox(context: JobContext, store: RecordStore, counts: Counts): Promise<void> {
   if ((await store.countPendingOutbox()) === 0) return;
-  const connection = await context.connection();
-  const publisher = await ConfirmPublisher.open(connection);
+  const publisher = await ConfirmPublisher.open(await context.connection());
   const checked = new Set<string>();
+  const inFlight = new Set<Promise<PublishOutcome>>();
+  let marking: Promise<void> = Promise.resolve();
+  let failure: (PublishOutcome & { ok: false }) | undefined;
   try {
-    for (;;) {
-      const rows = await store.pendingOutbox(pageSize);
-      if (rows.length === 0) return;
-      const types = rows.map((row) => row.type).filter((type) => !checked.has(type));
+    let afterSeq = 0;
+    while (!failure) {
+      const rows = await store.pendingOutbox(pageSize, afterSeq);
+      if (rows.length === 0) break;
+      afterSeq = rows[rows.length - 1].seq;
+      const types = [...new Set(rows.map((row) => row.type))].filter((type) => !checked.has(type));
       if (types.length > 0) {
         await ensureTopology(context, types);
         types.forEach((type) => checked.add(type));
       }
-      const outcomes = await publisher.publishAll(rows.map((row) => {
-        const envelope = JSON.parse(row.message) as Envelope;
-        return envelopeMessage(envelope, exchangeName(context.config, row.type), row.message);
-      }));
-      const confirmed = rows.filter((_, index) => outcomes[index].ok).map((row) => row.seq);
-      await store.markPublished(confirmed);
-      counts.published += confirmed.length;
-      const failed = outcomes.find((outcome) => !outcome.ok);
-      if (failed && !failed.ok) throw unroutableError(failed);
+      const outcomes: Promise<PublishOutcome>[] = [];
+      for (const row of rows) {
+        if (failure) break;
+        if (inFlight.size >= window) await Promise.race(inFlight);
+        const outcome = publisher.publish(messageOf(context, row));
+        inFlight.add(outcome);
+        void outcome.then((settled) => {
+          inFlight.delete(outcome);
+          if (!settled.ok) failure ??= settled;
+        });
+        outcomes.push(outcome);
+      }
+      const page = rows.slice(0, outcomes.length);
+      marking = marking.then(async () => {
+        const settled = await Promise.all(outcomes);
+        const confirmed = page.filter((_, index) => settled[index].ok).map((row) => row.seq);
+        await store.markPublished(confirmed);
+        counts.published += confirmed.length;
+      });
     }
+    await marking;
+    if (failure) throw unroutableError(failure);
   } finally {
+    await Promise.allSettled(inFlight);
+    await marking.catch(() => undefined);
     await publisher.close();
   }
+}
+
+function messageOf(context: JobContext, row: OutboxRow) {
+  const envelope = JSON.parse(row.message) as Envelope;
+  return envelopeMessage(envelope, exchangeName(context.config, row.type), row.message);
 }

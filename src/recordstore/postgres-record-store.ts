@@ -126,8 +126,8 @@ export class PostgresRecordStore implements RecordStore {
     return rows.map(toRecord);
   }
 
-  async pendingOutbox(limit: number): Promise<OutboxRow[]> {
-    const { rows } = await this.pool.query('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1', [limit]);
+  async pendingOutbox(limit: number, afterSeq = 0): Promise<OutboxRow[]> {
+    const { rows } = await this.pool.query('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL AND seq > $2 ORDER BY seq LIMIT $1', [limit, afterSeq]);
     return rows.map((r: Row) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: String(r.message) }));
   }
 

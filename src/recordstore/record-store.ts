@@ -77,7 +77,8 @@ export interface RecordStore {
   transaction<T>(work: (store: RecordStore) => Promise<T>): Promise<T>;
   count(type: EntityType): Promise<number>;
   list(type: EntityType, options?: ListOptions): Promise<StoredRecord[]>;
-  pendingOutbox(limit: number): Promise<OutboxRow[]>;
+  /** Unpublished rows in order; `afterSeq` pages on while earlier rows are still in flight. */
+  pendingOutbox(limit: number, afterSeq?: number): Promise<OutboxRow[]>;
   markPublished(seqs: number[]): Promise<void>;
   countPendingOutbox(): Promise<number>;
   getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>>;

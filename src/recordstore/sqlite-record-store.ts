@@ -122,15 +122,14 @@ export class SqliteRecordStore implements RecordStore {
     return rows.map(toRecord);
   }
 
-  async pendingOutbox(limit: number): Promise<OutboxRow[]> {
-    const rows = this.db.prepare('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?').all(limit) as Row[];
+  async pendingOutbox(limit: number, afterSeq = 0): Promise<OutboxRow[]> {
+    const rows = this.db.prepare('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[];
     return rows.map((r) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: String(r.message) }));
   }
 
   async markPublished(seqs: number[]): Promise<void> {
-    const mark = this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq = ?');
-    const now = new Date().toISOString();
-    this.db.transaction(() => seqs.forEach((seq) => mark.run(now, seq)))();
+    if (seqs.length === 0) return;
+    this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq IN (SELECT value FROM json_each(?))').run(new Date().toISOString(), JSON.stringify(seqs));
   }
 
   async countPendingOutbox(): Promise<number> {
