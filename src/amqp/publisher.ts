@@ -24,55 +24,64 @@ interface Pending {
  * unroutable mandatory message, in publish order, so a return marks the oldest matching pending publish.
  */
 export class ConfirmPublisher {
-  private readonly pending: Pending[] = [];
+  /** Unconfirmed publishes in publish order (a Set keeps insertion order and deletes in O(1)). */
+  private readonly pending = new Set<Pending>();
   private closedReason?: string;
+  private backpressure?: Promise<void>;
+  private roomWaiters: Array<() => void> = [];
 
-  private constructor(private readonly channel: ConfirmChannel) {
+  private constructor(private readonly channel: ConfirmChannel, private readonly window: number) {
     channel.on('return', (message: Message) => this.onReturn(message));
     channel.on('error', (error: Error) => { this.closedReason = error.message; });
     channel.on('close', () => {
       this.closedReason ??= 'channel closed';
-      for (const entry of this.pending.splice(0)) entry.settle({ ok: false, reason: 'closed', detail: this.closedReason });
+      for (const entry of this.pending) entry.settle({ ok: false, reason: 'closed', detail: this.closedReason });
+      this.pending.clear();
+      this.wakeWaiters();
     });
   }
 
-  static async open(connection: ChannelModel): Promise<ConfirmPublisher> {
-    return new ConfirmPublisher(await connection.createConfirmChannel());
+  /** `window`: most unconfirmed messages at once; more would only queue in the broker's memory. */
+  static async open(connection: ChannelModel, window = 1000): Promise<ConfirmPublisher> {
+    return new ConfirmPublisher(await connection.createConfirmChannel(), window);
   }
 
-  /** Resolves when the broker has settled the message; never rejects (the outcome says what happened). */
-  async publish(message: Outgoing): Promise<PublishOutcome> {
-    if (this.closedReason) return { ok: false, reason: 'closed', detail: this.closedReason };
-    const outcome = new Promise<PublishOutcome>((resolve) => {
-      const entry: Pending = {
-        exchange: message.exchange,
-        routingKey: message.routingKey,
-        messageId: message.options.messageId,
-        settle: resolve,
-      };
-      this.pending.push(entry);
+  /** Waits until a message may be sent: fewer than `window` unconfirmed and the socket not backed up. */
+  async ready(): Promise<void> {
+    while (!this.closedReason && (this.pending.size >= this.window || this.backpressure)) {
+      if (this.backpressure) await this.backpressure;
+      else await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+  }
+
+  /** Sends at once (call `ready` first to keep the window); resolves when the broker settled it, never rejects. */
+  send(message: Outgoing): Promise<PublishOutcome> {
+    if (this.closedReason) return Promise.resolve({ ok: false, reason: 'closed', detail: this.closedReason });
+    return new Promise<PublishOutcome>((resolve) => {
+      const entry: Pending = { exchange: message.exchange, routingKey: message.routingKey, messageId: message.options.messageId, settle: resolve };
+      this.pending.add(entry);
       const written = this.channel.publish(message.exchange, message.routingKey, message.body, { ...message.options, mandatory: true }, (error) => {
-        this.remove(entry);
+        this.pending.delete(entry);
+        this.wakeWaiters();
         if (error) resolve({ ok: false, reason: 'nacked', detail: 'the broker refused the message (nack)' });
         else if (entry.returned) resolve({ ok: false, reason: 'returned', detail: entry.returned });
         else resolve({ ok: true });
       });
-      if (!written) this.backpressure = this.backpressure ?? new Promise((done) => this.channel.once('drain', () => { this.backpressure = undefined; done(); }));
+      if (!written) this.backpressure ??= new Promise((done) => this.channel.once('drain', () => { this.backpressure = undefined; done(); }));
     });
-    if (this.backpressure) await this.backpressure;
-    return outcome;
   }
 
-  /** Publishes many, keeping up to `window` unconfirmed at once; outcomes in input order. */
-  async publishAll(messages: Outgoing[], window = 1000): Promise<PublishOutcome[]> {
+  async publish(message: Outgoing): Promise<PublishOutcome> {
+    await this.ready();
+    return this.send(message);
+  }
+
+  /** Publishes many in order, keeping the window full; outcomes in input order. */
+  async publishAll(messages: Iterable<Outgoing>): Promise<PublishOutcome[]> {
     const outcomes: Promise<PublishOutcome>[] = [];
-    const inFlight = new Set<Promise<PublishOutcome>>();
     for (const message of messages) {
-      if (inFlight.size >= window) await Promise.race(inFlight);
-      const outcome = this.publish(message);
-      outcomes.push(outcome);
-      inFlight.add(outcome);
-      void outcome.then(() => inFlight.delete(outcome));
+      await this.ready();
+      outcomes.push(this.send(message));
     }
     return Promise.all(outcomes);
   }
@@ -81,18 +90,21 @@ export class ConfirmPublisher {
     await this.channel.close().catch(() => undefined);
   }
 
-  private backpressure?: Promise<void>;
+  private wakeWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
 
   private onReturn(message: Message): void {
     const { exchange, routingKey } = message.fields;
-    const entry = this.pending.find((p) => !p.returned && p.exchange === exchange && p.routingKey === routingKey && p.messageId === message.properties.messageId);
+    let entry: Pending | undefined;
+    for (const candidate of this.pending) {
+      if (!candidate.returned && candidate.exchange === exchange && candidate.routingKey === routingKey && candidate.messageId === message.properties.messageId) { entry = candidate; break; }
+    }
     if (entry) entry.returned = `no queue is bound to exchange "${exchange || '(default)'}" for routing key "${routingKey}" (returned: ${(message.fields as { replyText?: string }).replyText ?? "NO_ROUTE"})`;
   }
 
-  private remove(entry: Pending): void {
-    const index = this.pending.indexOf(entry);
-    if (index >= 0) this.pending.splice(index, 1);
-  }
 }
 
 export function unroutableError(outcome: PublishOutcome & { ok: false }): ExchangeError {

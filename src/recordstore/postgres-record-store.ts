@@ -127,8 +127,8 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async pendingOutbox(limit: number, afterSeq = 0): Promise<OutboxRow[]> {
-    const { rows } = await this.pool.query('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL AND seq > $2 ORDER BY seq LIMIT $1', [limit, afterSeq]);
-    return rows.map((r: Row) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: String(r.message) }));
+    const { rows } = await this.pool.query("SELECT seq, type, id, convert_to(message, 'UTF8') AS message FROM outbox WHERE published_at IS NULL AND seq > $2 ORDER BY seq LIMIT $1", [limit, afterSeq]);
+    return rows.map((r: Row) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: r.message as Buffer }));
   }
 
   async markPublished(seqs: number[]): Promise<void> {

@@ -30,7 +30,8 @@ export interface OutboxRow {
   seq: number;
   type: EntityType;
   id: string;
-  message: string;
+  /** The event as UTF-8 bytes, ready to publish (no string round trip on the hot path). */
+  message: Buffer;
 }
 
 export interface RunRow {

@@ -123,8 +123,8 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async pendingOutbox(limit: number, afterSeq = 0): Promise<OutboxRow[]> {
-    const rows = this.db.prepare('SELECT seq, type, id, message FROM outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[];
-    return rows.map((r) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: String(r.message) }));
+    const rows = this.db.prepare('SELECT seq, type, id, CAST(message AS BLOB) AS message FROM outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[];
+    return rows.map((r) => ({ seq: Number(r.seq), type: r.type as EntityType, id: String(r.id), message: r.message as Buffer }));
   }
 
   async markPublished(seqs: number[]): Promise<void> {

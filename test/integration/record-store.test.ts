@@ -64,7 +64,7 @@ describe.each(engines)('record store on %s', (_engine, open) => {
     await store.writeBatch([user('o1', '1', 'one', 'event-1'), user('o2', '1', 'two', 'event-2')]);
     await store.writeBatch([user('o1', '2', 'one', 'event-1-again'), user('o2', '2', 'changed', 'event-2-changed')]);
     const pending = await store.pendingOutbox(10);
-    expect(pending.map((row) => row.message)).toEqual(['event-1', 'event-2', 'event-2-changed']);
+    expect(pending.map((row) => row.message.toString('utf8'))).toEqual(['event-1', 'event-2', 'event-2-changed']);
     await store.markPublished(pending.slice(0, 2).map((row) => row.seq));
     expect(await store.countPendingOutbox()).toBe(1);
   });
