@@ -1,6 +1,6 @@
 import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
-import type { StoredRecord } from '../recordstore/record-store.js';
+import type { RunRow, StoredRecord } from '../recordstore/record-store.js';
 import type { JobContext } from './job-context.js';
 
 export async function countRecords(context: JobContext, type: EntityType): Promise<number> {
@@ -15,4 +15,9 @@ export async function getRecord(context: JobContext, type: EntityType, id: strin
 
 export async function listRecords(context: JobContext, type: EntityType, options: { limit: number; afterId?: string }): Promise<StoredRecord[]> {
   return (await context.recordStore()).list(type, options);
+}
+
+/** The run journal, newest first. */
+export async function listRuns(context: JobContext, limit: number): Promise<RunRow[]> {
+  return (await context.recordStore()).listRuns(limit);
 }

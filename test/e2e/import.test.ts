@@ -150,6 +150,25 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
     expect(record.data).toMatchObject({ name: 'Коврик Mini Голубые кружки, 120x44x1.2 см', stock: 1 });
   });
 
+  it('imports 1C CSV exports in both encodings and both delimiters, and refuses `import all` on a CSV', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const csv = path.join(fixtures, 'csv');
+    const users = await s.cli('import', 'user', path.join(csv, 'counterparties-utf8-bom-semicolon.csv'), '--json');
+    expect(users.code, users.stderr).toBe(0);
+    expect(users.summary).toMatchObject({ written: users.summary!.read, published: users.summary!.read });
+    const romashka = JSON.parse((await s.cli('records', 'get', 'user', '00-000001', '--json')).stdout);
+    expect(romashka.data).toMatchObject({ name: 'Ромашка; ООО', inn: '7701234567', kpp: '770101001' });
+    const settlements = await s.cli('import', 'mutualsettlements', path.join(csv, 'settlements-win1251-semicolon.csv'), '--json');
+    expect(settlements.code, settlements.stderr).toBe(0);
+    const doc = JSON.parse((await s.cli('records', 'get', 'mutualsettlements', 'doc-1', '--json')).stdout);
+    expect(doc.data).toMatchObject({ number: 'Акт № 7', counterpartyId: 'ctr-1', amount: 1500.25, debit: 1500.25, balance: 1500.25 });
+    await broker.waitForDepth(`${s.tenant}.mutualsettlements.records`, settlements.summary!.published as number);
+    const all = await s.cli('import', 'all', path.join(csv, 'products-win1251-comma.csv'));
+    expect(all.code).toBe(64);
+    expect(all.stderr).toContain('a CSV export holds one type');
+  });
+
   it('reads every real CommerceML file with import all --dry-run', async () => {
     const s = scenario();
     const files = fs.readdirSync(fixtures, { recursive: true, withFileTypes: true })

@@ -9,8 +9,8 @@ export function registerRunsCommand(program: Command): void {
     .option('--limit <n>', 'how many runs', parsePositive, 20)
     .action(async (_options, command: Command) => {
       await withContext(command, async (context, mode, options) => {
-        const store = await context.recordStore();
-        const runs = await store.listRuns(options.limit as number);
+        const { listRuns } = await import('../../jobs/records.js');
+        const runs = await listRuns(context, options.limit as number);
         if (mode.json) runs.forEach((run) => printJson(run));
         else printTable(['id', 'command', 'started', 'status', 'read', 'written', 'retried', 'dlq', 'published', 'error'], runs.map((r) => [
           String(r.id), r.command, r.startedAt, r.status, String(r.counts?.read ?? ''), String(r.counts?.written ?? ''),
