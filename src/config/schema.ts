@@ -82,6 +82,8 @@ const importSchema = z.strictObject({
   csvMapping: z.record(z.string(), z.string()).default({}),
   /** Records per store transaction step while a file is imported (the file commits as a whole). */
   batchSize: positiveInt.max(10000).default(500),
+  /** Published change events are kept this long (for `exchange status` and forensics), then deleted. */
+  outboxRetentionDays: nonNegativeInt.default(7),
 });
 
 export const configSchema = z.strictObject({

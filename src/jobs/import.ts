@@ -45,7 +45,11 @@ export async function importFiles(context: JobContext, options: ImportOptions): 
       if (store) await publishOutbox(context, store, counts).catch((publishError) => context.reporter.warn(`the outbox stays for the next run: ${(publishError as Error).message}`));
       throw error;
     }
-    if (store) await publishOutbox(context, store, counts);
+    if (store) {
+      await publishOutbox(context, store, counts);
+      const pruned = await store.prunePublishedOutbox(new Date(Date.now() - context.config.import.outboxRetentionDays * 86_400_000));
+      if (pruned > 0) context.reporter.debug(`outbox: ${pruned} published events older than ${context.config.import.outboxRetentionDays} days deleted`);
+    }
   });
 }
 

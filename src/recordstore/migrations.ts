@@ -61,4 +61,10 @@ export const migrations: Migration[] = [
     sqlite: 'ALTER TABLE records ADD COLUMN meta TEXT',
     postgres: 'ALTER TABLE records ADD COLUMN meta JSONB',
   },
+  {
+    version: 3,
+    name: 'outbox: index for pruning published events',
+    sqlite: 'CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL',
+    postgres: 'CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL',
+  },
 ];

@@ -135,6 +135,11 @@ export class PostgresRecordStore implements RecordStore {
     if (seqs.length > 0) await this.pool.query('UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [seqs]);
   }
 
+  async prunePublishedOutbox(before: Date): Promise<number> {
+    const result = await this.pool.query('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < $1', [before]);
+    return result.rowCount ?? 0;
+  }
+
   async countPendingOutbox(): Promise<number> {
     const { rows } = await this.pool.query('SELECT COUNT(*)::bigint AS n FROM outbox WHERE published_at IS NULL');
     return Number(rows[0].n);

@@ -82,6 +82,8 @@ export interface RecordStore {
   pendingOutbox(limit: number, afterSeq?: number): Promise<OutboxRow[]>;
   markPublished(seqs: number[]): Promise<void>;
   countPendingOutbox(): Promise<number>;
+  /** Deletes events published before `before` (the outbox is a hand-over, not an archive); returns how many. */
+  prunePublishedOutbox(before: Date): Promise<number>;
   getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>>;
   setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void>;
   /** ShedLock semantics: one atomic statement; true when this caller holds the lock until `untilMs` from now. */

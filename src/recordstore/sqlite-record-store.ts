@@ -132,6 +132,10 @@ export class SqliteRecordStore implements RecordStore {
     this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq IN (SELECT value FROM json_each(?))').run(new Date().toISOString(), JSON.stringify(seqs));
   }
 
+  async prunePublishedOutbox(before: Date): Promise<number> {
+    return this.db.prepare('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?').run(before.toISOString()).changes;
+  }
+
   async countPendingOutbox(): Promise<number> {
     return Number((this.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL').get() as Row).n);
   }

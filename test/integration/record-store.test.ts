@@ -67,6 +67,9 @@ describe.each(engines)('record store on %s', (_engine, open) => {
     expect(pending.map((row) => row.message.toString('utf8'))).toEqual(['event-1', 'event-2', 'event-2-changed']);
     await store.markPublished(pending.slice(0, 2).map((row) => row.seq));
     expect(await store.countPendingOutbox()).toBe(1);
+    // Pruning takes published events only, never a pending one.
+    expect(await store.prunePublishedOutbox(new Date(Date.now() + 60_000))).toBe(2);
+    expect((await store.pendingOutbox(10)).map((row) => row.message.toString('utf8'))).toEqual(['event-2-changed']);
   });
 
   it('keeps links to other systems', async () => {
