@@ -12,37 +12,24 @@
 // bench/out/crm-<time>.json. Env: BENCH_N, BENCH_RPS, BENCH_BURST, BENCH_BATCH_SIZE (200),
 // BENCH_AMQP_URL (amqp://guest:guest@127.0.0.1:5672).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
 import ts from 'typescript';
+import { AMQP_URL, bin, log, numEnv, root, runTag, setScriptName, writeResults } from './support.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'exchange.js');
-const num = (name, fallback) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    process.stderr.write(`crm-bench: ${name} must be a positive number, got "${raw}"\n`);
-    process.exit(2);
-  }
-  return value;
-};
-const N = num('BENCH_N', 5000);
-const RPS = num('BENCH_RPS', 2);
-const BURST = num('BENCH_BURST', 50);
-const BATCH = num('BENCH_BATCH_SIZE', 200);
-const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+setScriptName('crm-bench', { tag: 'crm-bench' });
+
+const N = numEnv('BENCH_N', 5000);
+const RPS = numEnv('BENCH_RPS', 2);
+const BURST = numEnv('BENCH_BURST', 50);
+const BATCH = numEnv('BENCH_BATCH_SIZE', 200);
 // Each run is bounded by the portal's ceiling: N users need at most ~2N/50 requests at RPS/s, plus a margin.
 const RUN_TIMEOUT_MS = Math.ceil(((4 * N) / 50 / RPS) * 1000) + 120_000;
 
-const log = (line) => process.stderr.write(`[crm-bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-const tenant = `bench${tag}`;
+const tenant = `bench${runTag}`;
 const work = mkdtempSync(path.join(os.tmpdir(), 'exchange-crm-bench-'));
 const cleanups = [];
 let child;
@@ -57,7 +44,7 @@ async function loadPortal() {
 }
 
 function user(i, round) {
-  const id = `${tag}-${String(i).padStart(6, '0')}`;
+  const id = `${runTag}-${String(i).padStart(6, '0')}`;
   return JSON.stringify({
     type: 'user', op: 'upsert', id, source: '1c',
     version: new Date(Date.UTC(2026, 10, 22 + round, 10, 0, 0) + i).toISOString(),
@@ -152,9 +139,7 @@ async function main() {
   for (const r of runs) process.stdout.write(`| ${r.run} | ${r.seconds} | ${r.upsertsPerSecond} | ${r.commandsPerSecond} | ${r.commandsPerUpsert} | ${r.requests} | ${r.refused} |\n`);
   for (const r of runs) process.stdout.write(`\n${r.run}: ${JSON.stringify(r.byMethod)}`);
   process.stdout.write(`\n\nportal: ${companies} companies, ${requisites} requisites, no duplicates\n`);
-  mkdirSync(path.join(root, 'bench/out'), { recursive: true });
-  const out = path.join(root, 'bench/out', `crm-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, JSON.stringify({ N, rps: RPS, burst: BURST, batchSize: BATCH, runs }, null, 2));
+  const out = writeResults('crm', { N, rps: RPS, burst: BURST, batchSize: BATCH, runs }, '');
   log(`written ${path.relative(root, out)}`);
 }
 

@@ -20,36 +20,24 @@
 // recorded size (BENCH_CLEAN=1 deletes them at the end). Env:
 //   BENCH_IMPORT_MB (1024)  BENCH_OUTBOX_N (100000)  BENCH_AMQP_URL (amqp://guest:guest@127.0.0.1:5672)
 //   BENCH_DATA_DIR (<tmp>/exchange-import-bench)  BENCH_CLEAN (0)  BENCH_TIMEOUT_S (whole run)
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import amqp from 'amqplib';
 import Database from 'better-sqlite3';
 import { ensureCatalog } from './generate-catalog.mjs';
+import {
+  CLI_SHORT_TIMEOUT_MS, cliEnv, connect, cpuOf, environment, formatTable, intEnv, lastSummary, log, makeTempDir, messageCount,
+  onChannel, onCleanup, publishConfirmed, requireDist, root, runCli, runMain, runNode, runTag, setScriptName, sleep, tenantTopology,
+  withTimeout, writeResults,
+} from './support.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'exchange.js');
-
-const intEnv = (name, fallback) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) <= 0) fail(`${name} must be a positive integer, got "${raw}"`);
-  return Number(raw);
-};
-function fail(message) {
-  process.stderr.write(`import-bench: ${message}\n`);
-  process.exit(2);
-}
+setScriptName('import-bench');
 
 const MIB = 1024 * 1024;
 const IMPORT_MB = intEnv('BENCH_IMPORT_MB', 1024);
 const PARSE_MB = 50;
 const OUTBOX_N = intEnv('BENCH_OUTBOX_N', 100_000);
 const PUBLISH_WINDOW = 1000; // the tool's ConfirmPublisher.publishAll window
-const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const DATA_DIR = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), 'exchange-import-bench');
 const CLEAN = process.env.BENCH_CLEAN === '1';
 
@@ -61,67 +49,13 @@ const IMPORT_TIMEOUT_MS = Math.max(120_000, IMPORT_MB * 1500);         // 1 GiB 
 const PARSE_TIMEOUT_MS = 300_000;
 const OUTBOX_IMPORT_TIMEOUT_MS = Math.max(120_000, OUTBOX_N * 5);      // 100k → 500 s
 const PUBLISH_TIMEOUT_MS = Math.max(120_000, OUTBOX_N * 5);            // 100k → 500 s (≥ 200 msg/s)
-const CLI_SHORT_TIMEOUT_MS = 60_000;                                   // setup
-const STEP_TIMEOUT_MS = 30_000;                                        // connect, declare, delete, queue counts
 const TOTAL_TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', Math.ceil((GENERATE_TIMEOUT_MS + IMPORT_TIMEOUT_MS + OUTBOX_IMPORT_TIMEOUT_MS + 2 * PUBLISH_TIMEOUT_MS) / 1000) + 900) * 1000;
 
-const runTag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-const cleanups = []; // LIFO: { label, fn }
-const children = new Set();
 let tmpDir;
 
 // ---------------------------------------------------------------- helpers
 
-function withTimeout(promise, ms, label) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${label}: timed out after ${Math.round(ms / 1000)} s`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-const log = (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const onCleanup = (label, fn) => cleanups.push({ label, fn });
-const cpuOf = (usage) => (usage.user + usage.system) / 1e6;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const mib = (bytes) => bytes / MIB;
-
-async function runCleanups() {
-  for (const child of children) killGroup(child);
-  while (cleanups.length > 0) {
-    const { label, fn } = cleanups.pop();
-    try {
-      await withTimeout(Promise.resolve().then(fn), STEP_TIMEOUT_MS, `cleanup ${label}`);
-    } catch (error) {
-      log(`cleanup ${label} failed: ${error.message}`);
-    }
-  }
-}
-
-function killGroup(child) {
-  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
-}
-
-async function connect() {
-  const connection = await withTimeout(amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `import-bench ${process.pid}` } }), STEP_TIMEOUT_MS, 'connect to RabbitMQ');
-  connection.on('error', (error) => log(`connection error: ${error.message}`));
-  return connection;
-}
-
-/** Runs one broker operation on a throw-away channel (a 404/406 closes only that channel). */
-async function onChannel(connection, fn) {
-  const channel = await connection.createChannel();
-  channel.on('error', () => undefined);
-  try {
-    return await withTimeout(fn(channel), STEP_TIMEOUT_MS, 'broker operation');
-  } finally {
-    await channel.close().catch(() => undefined);
-  }
-}
-
-async function messageCount(connection, queue) {
-  return onChannel(connection, async (ch) => (await ch.checkQueue(queue)).messageCount);
-}
 
 /** Waits until the queue shows `expected` messages (confirms mean they are there; the count may lag). */
 async function expectQueueCount(connection, queue, expected, what) {
@@ -134,70 +68,14 @@ async function expectQueueCount(connection, queue, expected, what) {
   throw new Error(`${what}: queue ${queue} holds ${count} messages, expected ${expected}`);
 }
 
-/**
- * Spawns `node <nodeArgs>` (under /usr/bin/time -v when present, for the peak RSS and CPU time); own
- * process group, killed on timeout. Without /usr/bin/time, polls VmHWM of the node process.
- */
-function runNode(nodeArgs, { env, cwd, timeoutMs, label }) {
-  const useTime = existsSync('/usr/bin/time');
-  const command = useTime ? '/usr/bin/time' : process.execPath;
-  const argv = useTime ? ['-v', process.execPath, ...nodeArgs] : nodeArgs;
-  const started = performance.now();
-  const child = spawn(command, argv, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-  let hwmKb = 0;
-  let cpuSeconds;
-  const poller = useTime ? undefined : setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (m) hwmKb = Math.max(hwmKb, Number(m[1]));
-    } catch { /* exited */ }
-  }, 50);
-  const finished = new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const seconds = (performance.now() - started) / 1000;
-      if (poller) clearInterval(poller);
-      children.delete(child);
-      if (useTime) {
-        const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-        if (m) hwmKb = Number(m[1]);
-        const user = /User time \(seconds\): ([\d.]+)/.exec(stderr);
-        const sys = /System time \(seconds\): ([\d.]+)/.exec(stderr);
-        if (user && sys) cpuSeconds = Number(user[1]) + Number(sys[1]);
-        stderr = stderr.replace(/\n?\tCommand (being timed|exited)[\s\S]*$/, '');
-      }
-      resolve({ code, signal, stdout, stderr, seconds, cpuSeconds, peakRssMb: hwmKb ? hwmKb / 1024 : undefined });
-    });
-  });
-  return withTimeout(finished, timeoutMs, label).catch((error) => {
-    killGroup(child);
-    throw error;
-  });
-}
-
-const runCli = (args, options) => runNode([bin, ...args], options);
-
-function cliEnv(tenant, recordStore) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EXCHANGE_')) env[k] = v;
-  return { ...env, EXCHANGE_AMQP_URL: AMQP_URL, EXCHANGE_RECORD_STORE: recordStore, EXCHANGE_TENANT: tenant, NO_COLOR: '1' };
-}
-
 function expectExit(result, what, expected = 0) {
   if (result.code !== expected) throw new Error(`${what} exited ${result.code ?? result.signal} (expected ${expected}):\n${result.stderr.trim()}\n${result.stdout.trim()}`);
 }
 
 /** The JSON summary the CLI prints as its last stdout line with --json. */
 function summaryOf(result, what) {
-  const lines = result.stdout.trim().split('\n').filter(Boolean);
-  let summary;
-  try { summary = JSON.parse(lines.at(-1)); } catch { /* reported below */ }
-  if (!summary || summary.event !== 'summary') throw new Error(`${what}: no JSON summary as last stdout line (exit ${result.code ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
+  const summary = lastSummary(result.stdout);
+  if (!summary) throw new Error(`${what}: no JSON summary as last stdout line (exit ${result.code ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
   return summary;
 }
 
@@ -293,16 +171,7 @@ async function outboxPublish(connection, data) {
   const dbFile = path.join(tmpDir, `${tenant}.db`);
   const env = cliEnv(tenant, `sqlite:${dbFile}`);
 
-  const { configSchema } = await import(path.join(root, 'dist/config/schema.js'));
-  const { allRoutes, routesOf, bindingPattern } = await import(path.join(root, 'dist/amqp/topology.js'));
-  const config = configSchema.parse({ tenant });
-  const routes = allRoutes(config);
-  onCleanup(`topology of tenant ${tenant}`, async () => {
-    for (const route of routes) {
-      for (const q of [route.queue, route.retryQueue, route.deadLetterQueue]) await onChannel(connection, (ch) => ch.deleteQueue(q));
-    }
-    for (const exchange of new Set(routes.map((r) => r.exchange))) await onChannel(connection, (ch) => ch.deleteExchange(exchange));
-  });
+  const { config, topology: { routesOf, bindingPattern } } = await tenantTopology(connection, tenant);
   const setup = await runCli(['setup'], { env, cwd: tmpDir, timeoutMs: CLI_SHORT_TIMEOUT_MS, label: '(d) exchange setup' });
   expectExit(setup, 'exchange setup');
   const productRoutes = routesOf(config, 'product');
@@ -396,38 +265,16 @@ async function rawPublish(connection, exchange, bodies) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const channel = await connection.createConfirmChannel();
-  let failure;
-  channel.on('error', (error) => { failure ??= error; });
-  let returned = 0;
-  channel.on('return', () => { returned++; });
-  let outstanding = 0;
-  let nacked = 0;
-  let wake;
-  const waitBelow = (limit) => new Promise((resolve) => {
-    const check = () => { if (outstanding < limit || failure) { wake = undefined; resolve(); } };
-    wake = check;
-    check();
-  });
-  const work = (async () => {
+  const toPublish = (function* () {
+    // The properties envelopeMessage() gives an outbox row, and mandatory as the tool publishes.
     for (const { body, routingKey, messageId, type } of messages) {
-      if (failure) throw failure;
-      if (outstanding >= PUBLISH_WINDOW) await waitBelow(PUBLISH_WINDOW);
-      outstanding++;
-      // The properties envelopeMessage() gives an outbox row, and mandatory as the tool publishes.
-      const ok = channel.publish(exchange, routingKey, body, {
-        contentType: 'application/json', persistent: true, messageId,
-        timestamp: Math.floor(Date.now() / 1000), type, appId: 'exchange', mandatory: true,
-      }, (error) => {
-        if (error) nacked++;
-        outstanding--;
-        wake?.();
-      });
-      if (!ok) await new Promise((resolve) => channel.once('drain', resolve));
+      yield {
+        exchange, routingKey, body,
+        options: { contentType: 'application/json', persistent: true, messageId, timestamp: Math.floor(Date.now() / 1000), type, appId: 'exchange', mandatory: true },
+      };
     }
-    await channel.waitForConfirms();
-    if (failure) throw failure;
   })();
-  await withTimeout(work, PUBLISH_TIMEOUT_MS, '(e) raw confirm publish');
+  const { nacked, returned } = await publishConfirmed(channel, toPublish, { window: PUBLISH_WINDOW, timeoutMs: PUBLISH_TIMEOUT_MS, label: '(e) raw confirm publish' });
   const seconds = (performance.now() - t0) / 1000;
   const cpuSeconds = cpuOf(process.cpuUsage(cpu0));
   await channel.close().catch(() => undefined);
@@ -450,9 +297,7 @@ function table(results, data) {
     row('(d) exchange import: publish the pending outbox', results.d, `${OUTBOX_N.toLocaleString('en-US')} msgs${results.d?.bodyBytes ? ` × ${Math.round(results.d.bodyBytes)} B` : ''}`, (r) => `${fmt(r.msgPerSecond, 0)} msg/s`),
     row(`(e) raw amqplib confirm publish (window ${PUBLISH_WINDOW}, mean of 2)`, results.e, `${OUTBOX_N.toLocaleString('en-US')} msgs`, (r) => `${fmt(r.msgPerSecond, 0)} msg/s`),
   ];
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  return formatTable(headers, rows);
 }
 
 function targets(results) {
@@ -478,12 +323,9 @@ function targets(results) {
 
 async function main() {
   const started = performance.now();
-  if (!existsSync(path.join(root, 'dist/cli/main.js'))) fail('dist/ is missing: run `npm run bench:import` (it builds first)');
-  tmpDir = mkdtempSync(path.join(os.tmpdir(), `import-bench-${runTag}-`));
-  onCleanup(`temp dir ${tmpDir}`, () => rmSync(tmpDir, { recursive: true, force: true }));
-  const connection = await connect();
-  onCleanup('AMQP connection', () => connection.close());
-  const serverVersion = String(connection.connection.serverProperties?.version ?? '?');
+  requireDist('npm run bench:import');
+  tmpDir = makeTempDir('import-bench');
+  const { connection, serverVersion } = await connect();
   log(`import ${IMPORT_MB} MiB, parse ${PARSE_MB} MiB, outbox ${OUTBOX_N}, RabbitMQ ${serverVersion}, data in ${DATA_DIR}, run ${runTag}`);
 
   const generationStarted = performance.now();
@@ -549,50 +391,20 @@ async function main() {
   }
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const date = new Date().toISOString().replace(/[:.]/g, '-');
-  const outDir = path.join(root, 'bench', 'out');
-  mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `import-${date}.json`);
   const describe = (catalog) => ({ file: catalog.file, bytes: catalog.bytes, products: catalog.products, bytesPerProduct: catalog.bytes / catalog.products, reused: catalog.reused });
   const json = {
     date: new Date().toISOString(),
     runTag,
     settings: { importMb: IMPORT_MB, parseMb: PARSE_MB, outboxN: OUTBOX_N, publishWindow: PUBLISH_WINDOW, queueType: 'quorum', targets: TARGETS },
-    environment: { node: process.version, rabbitmq: serverVersion, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, platform: `${os.platform()} ${os.release()}` },
+    environment: environment(serverVersion),
     data: { generationSeconds, big: describe(data.big), parse: describe(data.parse), outbox: describe(data.outbox), one: describe(data.one) },
     results,
     targets: tgt.map(({ name, met, ratio, value }) => ({ name, met, ratio: ratio ?? null, value: value ?? null })),
     totalSeconds: (performance.now() - started) / 1000,
   };
-  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  const file = writeResults('import', json);
   process.stdout.write(`\nresults: ${path.relative(root, file)}\n`);
   return ['a', 'b', 'c', 'd', 'e'].some((s) => !results[s] || results[s].error) ? 1 : 0;
 }
 
-const hardStop = setTimeout(async () => {
-  log(`the whole run exceeded ${TOTAL_TIMEOUT_MS / 1000} s; cleaning up and exiting`);
-  await runCleanups();
-  process.exit(3);
-}, TOTAL_TIMEOUT_MS);
-hardStop.unref();
-
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, async () => {
-    log(`${signal}: cleaning up`);
-    await runCleanups();
-    process.exit(130);
-  });
-}
-
-let exitCode = 1;
-const t0 = performance.now();
-try {
-  exitCode = await main();
-} catch (error) {
-  log(`error: ${error.stack ?? error.message}`);
-} finally {
-  log('cleaning up');
-  await runCleanups();
-  log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-}
-process.exit(exitCode);
+await runMain(main, TOTAL_TIMEOUT_MS);
