@@ -4,6 +4,7 @@ import { maskUrl } from '../config/secrets.js';
 import type { EntityType } from '../messages/entity-types.js';
 import { migrations } from './migrations.js';
 import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, WriteOutcome } from './record-store.js';
+import { groupLinks } from './group-links.js';
 import { planBatch, recordKey, type ExistingRow } from './versioning.js';
 
 type Row = Record<string, unknown>;
@@ -148,6 +149,11 @@ export class PostgresRecordStore implements RecordStore {
   async getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>> {
     const { rows } = await this.pool.query('SELECT id, target_id FROM links WHERE type = $1 AND target = $2 AND id = ANY($3::text[])', [type, target, ids]);
     return new Map(rows.map((r: Row) => [String(r.id), String(r.target_id)]));
+  }
+
+  async getLinkTargets(type: EntityType, targets: string[], ids: string[]): Promise<Map<string, Map<string, string>>> {
+    const { rows } = await this.pool.query('SELECT id, target, target_id FROM links WHERE type = $1 AND target = ANY($2::text[]) AND id = ANY($3::text[])', [type, targets, ids]);
+    return groupLinks(targets, rows);
   }
 
   async setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void> {

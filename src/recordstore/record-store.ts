@@ -85,6 +85,8 @@ export interface RecordStore {
   /** Deletes events published before `before` (the outbox is a hand-over, not an archive); returns how many. */
   prunePublishedOutbox(before: Date): Promise<number>;
   getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>>;
+  /** Several targets' links read in one statement: one consistent snapshot (a writer saves them together). */
+  getLinkTargets(type: EntityType, targets: string[], ids: string[]): Promise<Map<string, Map<string, string>>>;
   setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void>;
   /** ShedLock semantics: one atomic statement; true when this caller holds the lock until `untilMs` from now. */
   tryLock(name: string, forMs: number, owner: string): Promise<boolean>;

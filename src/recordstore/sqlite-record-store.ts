@@ -3,6 +3,7 @@ import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
 import { migrations } from './migrations.js';
 import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, WriteOutcome } from './record-store.js';
+import { groupLinks } from './group-links.js';
 import { planBatch, recordKey, type ExistingRow } from './versioning.js';
 
 type Row = Record<string, unknown>;
@@ -148,6 +149,12 @@ export class SqliteRecordStore implements RecordStore {
       if (row) links.set(id, String(row.target_id));
     }
     return links;
+  }
+
+  async getLinkTargets(type: EntityType, targets: string[], ids: string[]): Promise<Map<string, Map<string, string>>> {
+    const rows = this.db.prepare(`SELECT id, target, target_id FROM links WHERE type = ?
+      AND target IN (SELECT value FROM json_each(?)) AND id IN (SELECT value FROM json_each(?))`).all(type, JSON.stringify(targets), JSON.stringify(ids)) as Row[];
+    return groupLinks(targets, rows);
   }
 
   async setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void> {

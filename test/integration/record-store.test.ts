@@ -77,6 +77,13 @@ describe.each(engines)('record store on %s', (_engine, open) => {
     await store.setLinks('user', 'crm', new Map([['u1', '101'], ['u2', '102']]));
     await store.setLinks('user', 'crm', new Map([['u2', '202']]));
     expect(await store.getLinks('user', 'crm', ['u1', 'u2', 'u3'])).toEqual(new Map([['u1', '101'], ['u2', '202']]));
+    await store.setLinks('user', 'crm-state', new Map([['u1', '{"version":"1"}']]));
+    const both = await store.getLinkTargets('user', ['crm', 'crm-state', 'crm-requisite'], ['u1', 'u2']);
+    expect(both).toEqual(new Map([
+      ['crm', new Map([['u1', '101'], ['u2', '202']])],
+      ['crm-state', new Map([['u1', '{"version":"1"}']])],
+      ['crm-requisite', new Map()],
+    ]));
   });
 
   it('takes a lock atomically, lets it expire, and only the holder extends or releases it', async () => {

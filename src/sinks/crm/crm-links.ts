@@ -28,11 +28,13 @@ export class CrmLinks {
   constructor(private readonly store: RecordStore, private readonly type: EntityType, private readonly partTarget?: string) {}
 
   async load(ids: string[]): Promise<Map<string, EntityLinks>> {
-    const [crm, part, state] = await Promise.all([
-      this.store.getLinks(this.type, 'crm', ids),
-      this.partTarget ? this.store.getLinks(this.type, this.partTarget, ids) : Promise.resolve(new Map<string, string>()),
-      this.store.getLinks(this.type, 'crm-state', ids),
-    ]);
+    // One statement for all targets: another consumer saves them together, so a reader never sees an id
+    // without the state that belongs to it.
+    const targets = ['crm', 'crm-state', ...(this.partTarget ? [this.partTarget] : [])];
+    const links = await this.store.getLinkTargets(this.type, targets, ids);
+    const crm = links.get('crm')!;
+    const state = links.get('crm-state')!;
+    const part = this.partTarget ? links.get(this.partTarget)! : new Map<string, string>();
     const out = new Map<string, EntityLinks>();
     for (const id of ids) {
       out.set(id, { crmId: crm.get(id) || undefined, partId: part.get(id) || undefined, state: parseState(state.get(id)) });
@@ -51,9 +53,11 @@ export class CrmLinks {
       if (links.partId !== undefined) part.set(id, links.partId);
       state.set(id, JSON.stringify(links.state));
     }
-    await this.store.setLinks(this.type, 'crm', crm);
-    if (this.partTarget && part.size > 0) await this.store.setLinks(this.type, this.partTarget, part);
-    await this.store.setLinks(this.type, 'crm-state', state);
+    await this.store.transaction(async (tx) => {
+      await tx.setLinks(this.type, 'crm', crm);
+      if (this.partTarget && part.size > 0) await tx.setLinks(this.type, this.partTarget, part);
+      await tx.setLinks(this.type, 'crm-state', state);
+    });
   }
 }
 
