@@ -301,7 +301,7 @@ export class Bitrix24Server {
     return true;
   }
 
-  private crmGet(table: Table, id: number): Row {
+  private crmGet(table: Table, id: number): Record<string, unknown> {
     const row = table.rows.get(id);
     if (!row) throw new ApiFailure('', 'Not found', 400);
     return stringify(row);
