@@ -47,6 +47,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const merged = applyEnvironment(structuredClone(fileConfig), env);
   const config = parseConfig(merged);
   registerUrlSecrets(config.amqp.url);
+  registerUrlSecrets(config.amqp.managementUrl);
   registerUrlSecrets(config.recordStore.url);
   registerUrlSecrets(config.crm.webhookUrl);
   registerUrlSecrets(config.elasticsearch.node);

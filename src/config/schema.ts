@@ -19,6 +19,8 @@ const amqpSchema = z.strictObject({
   retryDelayMs: positiveInt.default(30000),
   maxAttempts: positiveInt.default(5),
   confirmTimeoutMs: positiveInt.default(30000),
+  /** The management plugin's HTTP API (http://user:password@host:15672): `status` reads unacked counts from it. */
+  managementUrl: z.string().url().optional(),
 });
 
 const recordStoreSchema = z.strictObject({

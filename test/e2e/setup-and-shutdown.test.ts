@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
 import { runCli } from '../support/cli.js';
 import { tempWorkdir, userBodies } from '../support/envelopes.js';
-import { amqpUrl, createPgSchema, uniqueName } from '../support/services.js';
+import { amqpUrl, createPgSchema, managementUrl, uniqueName } from '../support/services.js';
 
 let broker: TestBroker;
 beforeAll(async () => { broker = await TestBroker.open(); });
@@ -117,6 +117,42 @@ describe('shutdown and the shared store', () => {
     expect((await s.cli('records', 'count', 'user')).stdout.trim()).toBe(String(total));
     const runs = await s.cli('runs', '--json', '--limit', '5');
     expect(runs.json.filter((run) => run.command === 'user')).toHaveLength(2);
+  });
+});
+
+describe('exchange status', () => {
+  it('shows ready, unacked (from the management API), consumers, retry and dlq per queue, and the pending outbox', async () => {
+    const s = scenario({ amqp: { managementUrl } });
+    await s.cli('setup');
+    await broker.publishMany(s.exchange, 'user.upsert', userBodies(['s1', 's2', 's3', 's4', 's5']));
+    // A consumer that holds three messages without acking them.
+    const channel = await broker.connection.createChannel();
+    await channel.prefetch(3);
+    await channel.consume(s.queue, () => undefined, { noAck: false });
+    // The management API's statistics are refreshed every few seconds.
+    let queue: Record<string, unknown> | undefined;
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const result = await s.cli('status', '--json');
+      expect(result.code, result.stderr).toBe(0);
+      queue = (result.json[0].queues as Array<Record<string, unknown>>).find((q) => q.queue === s.queue);
+      if (queue?.unacked === 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(queue).toMatchObject({ queue: s.queue, ready: 2, unacked: 3, consumers: 1, retry: 0, dlq: 0 });
+    await channel.close();
+    const table = await s.cli('status');
+    expect(table.stdout).toMatch(/unacked/);
+    expect(table.stdout).not.toContain('guest:guest');
+  });
+
+  it('still answers without the management API, leaving unacked unknown and saying why', async () => {
+    const s = scenario({ amqp: { managementUrl: 'http://guest:secretpw@127.0.0.1:1' } });
+    await s.cli('setup');
+    const result = await s.cli('status', '--json');
+    expect(result.code).toBe(0);
+    expect((result.json[0].queues as Array<Record<string, unknown>>)[0]).toMatchObject({ ready: 0, unacked: null });
+    expect(result.stderr).toContain('no unacked counts');
+    expect(result.stderr).not.toContain('secretpw');
   });
 });
 

@@ -4,6 +4,8 @@ import pg from 'pg';
 
 /** The real services the integration tests talk to; a missing one fails the test loudly, never skips it. */
 export const amqpUrl = process.env.EXCHANGE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** The management plugin's API; `.ci/run` enables the plugin. */
+export const managementUrl = process.env.EXCHANGE_TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 export const pgUrl = process.env.EXCHANGE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export function uniqueName(prefix: string): string {

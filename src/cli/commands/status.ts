@@ -5,7 +5,7 @@ import { printJson, printLine, printTable } from '../output.js';
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('queue depths (ready, retry, dlq), consumers, pending outbox, last runs, held locks')
+    .description('queue depths (ready, unacked with amqp.managementUrl, retry, dlq), consumers, pending outbox, last runs, held locks')
     .action(async (_options, command: Command) => {
       await withContext(command, async (context, mode) => {
         const { status } = await import('../../jobs/status.js');
@@ -15,7 +15,8 @@ export function registerStatusCommand(program: Command): void {
           return 0;
         }
         const show = (n: number | null) => (n === null ? 'missing' : String(n));
-        printTable(['queue', 'ready', 'consumers', 'retry', 'dlq'], report.queues.map((q) => [q.queue, show(q.ready), show(q.consumers), show(q.retry), show(q.dlq)]));
+        const unacked = (q: (typeof report.queues)[number]) => (q.ready === null ? 'missing' : q.unacked === null ? '-' : String(q.unacked));
+        printTable(['queue', 'ready', 'unacked', 'consumers', 'retry', 'dlq'], report.queues.map((q) => [q.queue, show(q.ready), unacked(q), show(q.consumers), show(q.retry), show(q.dlq)]));
         printLine(`outbox: ${report.pendingOutbox} pending`);
         for (const lock of report.locks) printLine(`lock ${lock.name}: held by ${lock.lockedBy} until ${lock.lockUntil}`);
         for (const run of report.lastRuns.slice(0, 5)) printLine(`run ${run.id} ${run.command} ${run.startedAt} ${run.status}${run.error ? `: ${run.error}` : ''}`);
