@@ -99,8 +99,13 @@ async function main() {
   const connection = await amqp.connect(AMQP_URL);
   cleanups.push(async () => {
     const channel = await connection.createChannel();
-    for (const suffix of ['', '.retry', '.dlq']) await channel.deleteQueue(`${tenant}.user.crm${suffix}`).catch(() => undefined);
-    await channel.deleteExchange(`${tenant}.user`).catch(() => undefined);
+    // `setup` declares every type's routes (the others with their default sink): delete them all.
+    for (const type of ['user', 'product', 'mutualsettlements']) {
+      for (const sink of ['records', 'crm']) {
+        for (const suffix of ['', '.retry', '.dlq']) await channel.deleteQueue(`${tenant}.${type}.${sink}${suffix}`).catch(() => undefined);
+      }
+      await channel.deleteExchange(`${tenant}.${type}`).catch(() => undefined);
+    }
     await connection.close();
   });
   const setup = await cli(['setup'], env, 60_000);
