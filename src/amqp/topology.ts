@@ -1,5 +1,6 @@
 import type { Options } from 'amqplib';
 import type { ExchangeConfig, SinkName } from '../config/schema.js';
+import { ExchangeError } from '../errors.js';
 import { entityTypes, type EntityType } from '../messages/entity-types.js';
 
 /**
@@ -52,6 +53,17 @@ export function routeTopology(config: ExchangeConfig, type: EntityType, sink: Si
 
 export function routesOf(config: ExchangeConfig, type: EntityType, onlySink?: string): RouteTopology[] {
   return config.routes[type].filter((sink) => !onlySink || sink === onlySink).map((sink) => routeTopology(config, type, sink));
+}
+
+/** The routes a command names; none is a usage error that says which sinks the type has. */
+export function requireRoutes(config: ExchangeConfig, type: EntityType, onlySink?: string): RouteTopology[] {
+  const routes = routesOf(config, type, onlySink);
+  if (routes.length === 0) {
+    throw new ExchangeError('USAGE', `the type "${type}" has no route to the sink "${onlySink}"`, {
+      hint: `routes.${type} in the config lists: ${config.routes[type].join(', ')}`,
+    });
+  }
+  return routes;
 }
 
 export function allRoutes(config: ExchangeConfig): RouteTopology[] {

@@ -3,7 +3,7 @@ import { BoundedConsumer } from '../amqp/bounded-consumer.js';
 import { declareTopology } from '../amqp/declare-topology.js';
 import { FailureRouter } from '../amqp/failure-router.js';
 import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
-import { routesOf, type RouteTopology } from '../amqp/topology.js';
+import { requireRoutes, type RouteTopology } from '../amqp/topology.js';
 import { ExchangeError } from '../errors.js';
 import { parseEnvelope, type Envelope } from '../messages/envelope.js';
 import type { EntityType } from '../messages/entity-types.js';
@@ -37,12 +37,7 @@ const lingerMs = 15;
 
 /** Drains the type's queues into their sinks (DESIGN §2): at-least-once, acked only after the write. */
 export async function drain(context: JobContext, options: DrainOptions): Promise<Summary> {
-  const routes = routesOf(context.config, options.type, options.sink);
-  if (routes.length === 0) {
-    throw new ExchangeError('USAGE', `the type "${options.type}" has no route to the sink "${options.sink}"`, {
-      hint: `routes.${options.type} in the config lists: ${context.config.routes[options.type].join(', ')}`,
-    });
-  }
+  const routes = requireRoutes(context.config, options.type, options.sink);
   return journaled(context, options.command ?? options.type, async (counts) => {
     const store = await context.recordStore();
     let lock: HeldLock | undefined;

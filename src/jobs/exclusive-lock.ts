@@ -1,5 +1,5 @@
-import os from 'node:os';
 import { ExchangeError } from '../errors.js';
+import { newLockOwner } from '../recordstore/lock-owner.js';
 import type { RecordStore } from '../recordstore/record-store.js';
 import type { Reporter } from './reporter.js';
 
@@ -12,7 +12,7 @@ export interface HeldLock {
  * `atMostForMs`, renewed while the work goes on (so a crashed holder frees it by expiry, never by luck).
  */
 export async function takeLock(store: RecordStore, name: string, atMostForMs: number, reporter: Reporter): Promise<HeldLock> {
-  const owner = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const owner = newLockOwner();
   if (!(await store.tryLock(name, atMostForMs, owner))) {
     const holder = (await store.heldLocks()).find((lock) => lock.name === name);
     throw new ExchangeError('LOCKED', `another run holds the lock "${name}"${holder ? ` (${holder.lockedBy}, until ${holder.lockUntil})` : ''}`, {

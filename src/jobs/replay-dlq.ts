@@ -1,7 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import { Header, numberHeader, republishOptions } from '../amqp/failure-headers.js';
 import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
-import { routesOf, type RouteTopology } from '../amqp/topology.js';
+import { requireRoutes, type RouteTopology } from '../amqp/topology.js';
 import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
 import { Inbox } from './inbox.js';
@@ -38,8 +38,7 @@ export interface DeadLetteredMessage {
  */
 export async function replayDeadLetters(context: JobContext, options: ReplayOptions, onMessage: (message: DeadLetteredMessage) => void): Promise<Summary> {
   const matchers = options.filters.map(parseFilter);
-  const routes = routesOf(context.config, options.type, options.sink);
-  if (routes.length === 0) throw new ExchangeError('USAGE', `the type "${options.type}" has no route to the sink "${options.sink}"`);
+  const routes = requireRoutes(context.config, options.type, options.sink);
   return journaled(context, 'replay-dlq', async (counts) => {
     for (const route of routes) {
       const moved = await replayRoute(context, route, options, matchers, onMessage);

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
+import { newLockOwner } from '../../recordstore/lock-owner.js';
 import type { RecordStore } from '../../recordstore/record-store.js';
 
-const owner = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+const owner = newLockOwner();
 const holdForMs = 5 * 60 * 1000;
 
 /**
