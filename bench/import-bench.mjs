@@ -37,7 +37,7 @@ const MIB = 1024 * 1024;
 const IMPORT_MB = intEnv('BENCH_IMPORT_MB', 1024);
 const PARSE_MB = 50;
 const OUTBOX_N = intEnv('BENCH_OUTBOX_N', 100_000);
-const PUBLISH_WINDOW = 1000; // the tool's ConfirmPublisher.publishAll window
+const PUBLISH_WINDOW = 1000; // the tool's ConfirmPublisher window
 const DATA_DIR = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), 'exchange-import-bench');
 const CLEAN = process.env.BENCH_CLEAN === '1';
 

@@ -76,16 +76,6 @@ export class ConfirmPublisher {
     return this.send(message);
   }
 
-  /** Publishes many in order, keeping the window full; outcomes in input order. */
-  async publishAll(messages: Iterable<Outgoing>): Promise<PublishOutcome[]> {
-    const outcomes: Promise<PublishOutcome>[] = [];
-    for (const message of messages) {
-      await this.ready();
-      outcomes.push(this.send(message));
-    }
-    return Promise.all(outcomes);
-  }
-
   async close(): Promise<void> {
     await this.channel.close().catch(() => undefined);
   }
@@ -111,4 +101,25 @@ export function unroutableError(outcome: PublishOutcome & { ok: false }): Exchan
   return new ExchangeError('UNROUTABLE', `a message could not be published: ${outcome.detail}`, {
     hint: 'run `exchange setup` so that every route has its queue, then run again: nothing was lost',
   });
+}
+
+/** Sends still in flight and the first failure among them: a streaming publisher stops at the first. */
+export class PublishTracker {
+  private readonly outstanding = new Set<Promise<PublishOutcome>>();
+  failure?: PublishOutcome & { ok: false };
+
+  track(outcome: Promise<PublishOutcome>): Promise<PublishOutcome> {
+    this.outstanding.add(outcome);
+    void outcome.then((settled) => {
+      this.outstanding.delete(outcome);
+      if (!settled.ok) this.failure ??= settled;
+    });
+    return outcome;
+  }
+
+  /** Waits for every tracked send; then throws for the first failure, if any. */
+  async settle(): Promise<void> {
+    await Promise.all(this.outstanding);
+    if (this.failure) throw unroutableError(this.failure);
+  }
 }

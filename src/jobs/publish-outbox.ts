@@ -1,5 +1,5 @@
 import { envelopeMessage } from '../amqp/envelope-message.js';
-import { ConfirmPublisher, unroutableError, type PublishOutcome } from '../amqp/publisher.js';
+import { ConfirmPublisher, PublishTracker, type PublishOutcome } from '../amqp/publisher.js';
 import { exchangeName } from '../amqp/topology.js';
 import type { Envelope } from '../messages/envelope.js';
 import type { OutboxRow, RecordStore } from '../recordstore/record-store.js';
@@ -20,12 +20,11 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
   // The window spans pages: the broker never waits for us to read or mark a page.
   const publisher = await ConfirmPublisher.open(await context.connection());
   const checked = new Set<string>();
-  const outstanding = new Set<Promise<PublishOutcome>>();
+  const tracker = new PublishTracker();
   let marking: Promise<void> = Promise.resolve();
-  let failure: (PublishOutcome & { ok: false }) | undefined;
   try {
     let afterSeq = 0;
-    while (!failure) {
+    while (!tracker.failure) {
       const rows = await store.pendingOutbox(pageSize, afterSeq);
       if (rows.length === 0) break;
       afterSeq = rows[rows.length - 1].seq;
@@ -37,14 +36,8 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
       const outcomes: Promise<PublishOutcome>[] = [];
       for (const row of rows) {
         await publisher.ready();
-        if (failure) break;
-        const outcome = publisher.send(messageOf(context, row));
-        outstanding.add(outcome);
-        void outcome.then((settled) => {
-          outstanding.delete(outcome);
-          if (!settled.ok) failure ??= settled;
-        });
-        outcomes.push(outcome);
+        if (tracker.failure) break;
+        outcomes.push(tracker.track(publisher.send(messageOf(context, row))));
       }
       const page = rows.slice(0, outcomes.length);
       marking = marking.then(async () => {
@@ -55,9 +48,9 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
       });
     }
     await marking;
-    if (failure) throw unroutableError(failure);
+    await tracker.settle();
   } finally {
-    await Promise.allSettled(outstanding);
+    await tracker.settle().catch(() => undefined);
     await marking.catch(() => undefined);
     await publisher.close();
   }

@@ -1,13 +1,12 @@
 import { envelopeMessage } from '../amqp/envelope-message.js';
-import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
+import { ConfirmPublisher, PublishTracker } from '../amqp/publisher.js';
 import { exchangeName } from '../amqp/topology.js';
 import { ensureTopology } from './ensure-topology.js';
-import type { Envelope } from '../messages/envelope.js';
 import type { EntityType } from '../messages/entity-types.js';
 import { envelopeOf, readRecords } from './record-source.js';
 import type { JobContext } from './job-context.js';
 import { journaled } from './run-journal.js';
-import type { Counts, Summary } from './summary.js';
+import type { Summary } from './summary.js';
 
 export interface PublishOptions {
   type: EntityType;
@@ -22,34 +21,27 @@ export interface PublishOptions {
  */
 export async function publish(context: JobContext, options: PublishOptions): Promise<Summary> {
   return journaled(context, 'publish', async (counts) => {
+    const records = (file: string) => readRecords(file, options.type, { csvMapping: context.config.import.csvMapping });
     for (const file of options.files) {
-      for await (const record of await readRecords(file, options.type, { csvMapping: context.config.import.csvMapping })) if (record.type === options.type) counts.read++;
+      for await (const record of await records(file)) if (record.type === options.type) counts.read++;
     }
-    if (options.dryRun) return;
-    for (const file of options.files) {
-      let batch: Envelope[] = [];
-      for await (const record of await readRecords(file, options.type, { csvMapping: context.config.import.csvMapping })) {
-        if (record.type !== options.type) continue;
-        batch.push(envelopeOf(record));
-        if (batch.length >= 5000) { await publishEnvelopes(context, options.type, batch, counts); batch = []; }
+    if (options.dryRun || counts.read === 0) return;
+    await ensureTopology(context, [options.type]);
+    const publisher = await ConfirmPublisher.open(await context.connection());
+    const exchange = exchangeName(context.config, options.type);
+    const tracker = new PublishTracker();
+    try {
+      files: for (const file of options.files) {
+        for await (const record of await records(file)) {
+          if (record.type !== options.type) continue;
+          await publisher.ready();
+          if (tracker.failure) break files;
+          void tracker.track(publisher.send(envelopeMessage(envelopeOf(record), exchange))).then((settled) => { if (settled.ok) counts.published++; });
+        }
       }
-      await publishEnvelopes(context, options.type, batch, counts);
+      await tracker.settle();
+    } finally {
+      await publisher.close();
     }
   });
-}
-
-export async function publishEnvelopes(context: JobContext, type: EntityType, envelopes: Envelope[], counts: Counts): Promise<void> {
-  if (envelopes.length === 0) return;
-  await ensureTopology(context, [type]);
-  const connection = await context.connection();
-  const publisher = await ConfirmPublisher.open(connection);
-  try {
-    const exchange = exchangeName(context.config, type);
-    const outcomes = await publisher.publishAll(envelopes.map((envelope) => envelopeMessage(envelope, exchange)));
-    const failed = outcomes.find((outcome) => !outcome.ok);
-    counts.published += outcomes.filter((outcome) => outcome.ok).length;
-    if (failed && !failed.ok) throw unroutableError(failed);
-  } finally {
-    await publisher.close();
-  }
 }

@@ -17,7 +17,7 @@ export interface RecordSourceOptions {
 }
 
 /** The records of one input file, whatever its kind (CommerceML, CSV, JSON lines), told by its content. */
-export async function readRecords(file: string, type: EntityType | 'all', options: RecordSourceOptions = {}): Promise<AsyncIterable<SourceRecord> | Iterable<SourceRecord>> {
+export async function readRecords(file: string, type: EntityType | 'all', options: RecordSourceOptions = {}): Promise<AsyncIterable<SourceRecord>> {
   const kind = await detectFileKind(file);
   const { csvMapping, ...commerceMl } = options;
   if (kind === 'commerceml') return readCommerceMl(file, { types: type === 'all' ? entityTypes : [type], ...commerceMl });
@@ -27,11 +27,13 @@ export async function readRecords(file: string, type: EntityType | 'all', option
     }
     return readOneCCsv(file, { type, mapping: csvMapping });
   }
-  const envelopes = await readEnvelopeLines(file, type === 'all' ? undefined : type);
-  return envelopes.map((envelope, index): SourceRecord => ({
-    type: envelope.type, id: envelope.id, op: envelope.op, version: envelope.version, data: envelope.data ?? {}, source: { file, line: index + 1 },
-    origin: envelope,
-  }));
+  return envelopeRecords(file, type);
+}
+
+async function* envelopeRecords(file: string, type: EntityType | 'all'): AsyncGenerator<SourceRecord, void, undefined> {
+  for await (const { envelope, line } of readEnvelopeLines(file, type === 'all' ? undefined : type)) {
+    yield { type: envelope.type, id: envelope.id, op: envelope.op, version: envelope.version, data: envelope.data ?? {}, source: { file, line }, origin: envelope };
+  }
 }
 
 /** A JSON-lines record keeps the message it came as, so `publish` sends it exactly as written. */

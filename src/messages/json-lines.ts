@@ -5,11 +5,10 @@ import { validateEnvelope, type Envelope } from './envelope.js';
 import type { EntityType } from './entity-types.js';
 
 /**
- * Reads a JSON-lines file of envelopes (DESIGN §6), streamed. Every line is checked before anything is
- * published: a bad line stops the whole file with its file, line and column, so no file is half-published.
+ * Reads a JSON-lines file of envelopes (DESIGN §6), streamed, one line at a time. A bad line throws with
+ * its file, line and column; callers read a file through before they publish any of it.
  */
-export async function readEnvelopeLines(file: string, expectedType?: EntityType): Promise<Envelope[]> {
-  const envelopes: Envelope[] = [];
+export async function* readEnvelopeLines(file: string, expectedType?: EntityType): AsyncGenerator<{ envelope: Envelope; line: number }, void, undefined> {
   let stream: fs.ReadStream;
   try {
     await fs.promises.access(file, fs.constants.R_OK);
@@ -38,9 +37,8 @@ export async function readEnvelopeLines(file: string, expectedType?: EntityType)
         hint: 'each line must be one message as DESIGN §6 describes; nothing from this file was published',
       });
     }
-    envelopes.push(result.envelope);
+    yield { envelope: result.envelope, line: lineNumber };
   }
-  return envelopes;
 }
 
 function jsonErrorColumn(error: Error, line: string): number {
