@@ -147,8 +147,7 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>> {
-    const { rows } = await this.pool.query('SELECT id, target_id FROM links WHERE type = $1 AND target = $2 AND id = ANY($3::text[])', [type, target, ids]);
-    return new Map(rows.map((r: Row) => [String(r.id), String(r.target_id)]));
+    return (await this.getLinkTargets(type, [target], ids)).get(target)!;
   }
 
   async getLinkTargets(type: EntityType, targets: string[], ids: string[]): Promise<Map<string, Map<string, string>>> {

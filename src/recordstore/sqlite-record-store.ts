@@ -142,13 +142,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>> {
-    const select = this.db.prepare('SELECT target_id FROM links WHERE type = ? AND id = ? AND target = ?');
-    const links = new Map<string, string>();
-    for (const id of ids) {
-      const row = select.get(type, id, target) as Row | undefined;
-      if (row) links.set(id, String(row.target_id));
-    }
-    return links;
+    return (await this.getLinkTargets(type, [target], ids)).get(target)!;
   }
 
   async getLinkTargets(type: EntityType, targets: string[], ids: string[]): Promise<Map<string, Map<string, string>>> {
