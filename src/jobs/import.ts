@@ -3,7 +3,7 @@ import type { EntityType } from '../messages/entity-types.js';
 import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from '../onec/one-c-record.js';
 import type { PriceTypes } from '../onec/commerceml-products.js';
 import type { RecordStore, RecordWrite, StoredRecord } from '../recordstore/record-store.js';
-import { versionKey } from '../recordstore/versioning.js';
+import { compareVersions } from '../recordstore/versioning.js';
 import type { JobContext } from './job-context.js';
 import { publishOutbox } from './publish-outbox.js';
 import { envelopeOf, readRecords } from './record-source.js';
@@ -117,7 +117,7 @@ function mergeProduct(record: OneCRecord, stored: StoredRecord | undefined): Rec
   const piece = record.partial ? 'offers' : 'catalog';
   const pieceVersions = { ...((stored?.meta?.pieceVersions as Record<string, string> | undefined) ?? {}) };
   const previous = pieceVersions[piece];
-  if (previous && versionKey(record.version) < versionKey(previous)) return undefined;
+  if (previous && compareVersions(record.version, previous) < 0) return undefined;
   pieceVersions[piece] = record.version;
   const base = stored && !stored.deleted ? stored.data ?? {} : {};
   let data: Record<string, unknown>;
@@ -127,7 +127,7 @@ function mergeProduct(record: OneCRecord, stored: StoredRecord | undefined): Rec
     data = { ...record.data };
     for (const field of offerFields) if (data[field] === undefined && base[field] !== undefined) data[field] = base[field];
   }
-  const version = stored && versionKey(stored.version) > versionKey(record.version) ? stored.version : record.version;
+  const version = stored && compareVersions(stored.version, record.version) > 0 ? stored.version : record.version;
   return {
     type: 'product', id: record.id, version, op: 'upsert', data, meta: { pieceVersions },
     outboxMessage: eventOf('product', record.id, 'upsert', version, data),

@@ -19,6 +19,13 @@ export function versionKey(version: string): string {
   return `s:${version}`;
 }
 
+/** -1, 0, 1 as `a` is older than, the same as, or newer than `b` (versions order, DESIGN §6). */
+export function compareVersions(a: string, b: string): number {
+  const ka = versionKey(a);
+  const kb = versionKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
 /**
  * The content hash is taken over the data exactly as it is stored (JSON.stringify keeps the key order the
  * producer gave). Our 1C mappers build objects in a fixed order, so equal content hashes alike; a producer

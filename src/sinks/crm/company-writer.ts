@@ -4,7 +4,8 @@ import type { RecordStore } from '../../recordstore/record-store.js';
 import type { SinkItemResult } from '../sink.js';
 import { ResultRef, type Bitrix24Client, type Bitrix24Command, type CommandOutcome } from './bitrix24-client.js';
 import { resultOfError, runGroups, type CommandGroup } from './command-groups.js';
-import { CrmLinks, compareVersions, newerThanWritten, type EntityLinks } from './crm-links.js';
+import { compareVersions } from '../../recordstore/versioning.js';
+import { CrmLinks, newerThanWritten, type EntityLinks } from './crm-links.js';
 import { lookupMany } from './crm-lookup.js';
 import { shortHash, type CrmMappings } from './crm-mappings.js';
 

@@ -2,7 +2,7 @@ import type { Envelope } from '../../messages/envelope.js';
 import type { SinkItemResult } from '../sink.js';
 import type { EntityType } from '../../messages/entity-types.js';
 import type { RecordStore } from '../../recordstore/record-store.js';
-import { versionKey } from '../../recordstore/versioning.js';
+import { compareVersions } from '../../recordstore/versioning.js';
 
 /**
  * What the sink remembers about an entity it wrote, in the record store's `links`: the CRM id (target
@@ -70,12 +70,6 @@ function parseState(text: string | undefined): LinkState {
   }
 }
 
-/** -1, 0, 1 as `a` is older than, the same as, or newer than `b` (versions order, DESIGN §6). */
-export function compareVersions(a: string, b: string): number {
-  const ka = versionKey(a);
-  const kb = versionKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
 
 /**
  * The version guard of every CRM writer: a linked entity whose last written version is newer is `stale`,

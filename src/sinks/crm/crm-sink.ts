@@ -1,7 +1,7 @@
 import { ExchangeError } from '../../errors.js';
 import type { Envelope } from '../../messages/envelope.js';
 import type { EntityType } from '../../messages/entity-types.js';
-import { compareVersions } from './crm-links.js';
+import { compareVersions } from '../../recordstore/versioning.js';
 import type { Sink, SinkContext, SinkItemResult, SinkPlugin } from '../sink.js';
 import { Bitrix24Client, Bitrix24TemporaryError } from './bitrix24-client.js';
 import { CompanyWriter } from './company-writer.js';
