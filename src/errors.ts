@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'SINK_UNAVAILABLE'
   | 'UNROUTABLE'
   | 'LOCKED'
+  | 'STORE_BUSY'
   | 'CONFIG'
   | 'TOPOLOGY_MISMATCH'
   | 'INTERNAL';
@@ -34,6 +35,7 @@ const exitByCode: Record<ErrorCode, ExitCodeValue> = {
   SINK_UNAVAILABLE: ExitCode.unavailable,
   UNROUTABLE: ExitCode.unavailable,
   LOCKED: ExitCode.tempFail,
+  STORE_BUSY: ExitCode.tempFail,
   CONFIG: ExitCode.config,
   TOPOLOGY_MISMATCH: ExitCode.config,
   INTERNAL: ExitCode.internal,
