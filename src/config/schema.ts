@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { entityTypes } from '../messages/entity-types.js';
+import { defaultOneCTimeZone, isKnownTimeZone } from '../onec/one-c-values.js';
 
 /**
  * The configuration contract (DESIGN §4). Strict objects everywhere: an unknown key is an error,
@@ -25,6 +26,8 @@ const amqpSchema = z.strictObject({
 
 const recordStoreSchema = z.strictObject({
   url: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must be sqlite:<path> or postgres://…').default('sqlite:./exchange.db'),
+  /** SQLite's PRAGMA synchronous in WAL mode: full (a commit survives power loss) or normal (faster, may lose the last commits). */
+  sqliteSynchronous: z.enum(['full', 'normal']).default('full'),
 });
 
 const drainSchema = z.strictObject({
@@ -86,6 +89,8 @@ const importSchema = z.strictObject({
   batchSize: positiveInt.max(10000).default(500),
   /** Published change events are kept this long (for `exchange status` and forensics), then deleted. */
   outboxRetentionDays: nonNegativeInt.default(7),
+  /** The IANA zone 1C writes its zone-less dates in: they are read in it, never in the process's TZ (DESIGN §12). */
+  timeZone: z.string().refine(isKnownTimeZone, 'not a time zone this Node knows: use an IANA name such as Europe/Moscow').default(defaultOneCTimeZone),
 });
 
 export const configSchema = z.strictObject({

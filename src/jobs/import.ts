@@ -55,7 +55,7 @@ export async function importFiles(context: JobContext, options: ImportOptions): 
 
 async function importFile(context: JobContext, file: string, options: ImportOptions, priceTypes: PriceTypes, store: RecordStore | undefined, counts: Counts): Promise<void> {
   const scan: FileScan = { packages: [], seen: new Map(), typesRead: new Set() };
-  const records = await readRecords(file, options.type, { priceTypes, csvMapping: context.config.import.csvMapping, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg) });
+  const records = await readRecords(file, options.type, { priceTypes, csvMapping: context.config.import.csvMapping, timeZone: context.config.import.timeZone, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg) });
   const readBefore = counts.read;
   if (!store) {
     for await (const record of records) { counts.read++; scan.typesRead.add(record.type); }

@@ -20,7 +20,7 @@ export class JobContext {
   }
 
   recordStore(): Promise<RecordStore> {
-    this.store ??= openRecordStore(resolveRecordStoreUrl(this.loaded));
+    this.store ??= openRecordStore(resolveRecordStoreUrl(this.loaded), { sqliteSynchronous: this.config.recordStore.sqliteSynchronous });
     return this.store;
   }
 

@@ -21,7 +21,7 @@ export interface PublishOptions {
  */
 export async function publish(context: JobContext, options: PublishOptions): Promise<Summary> {
   return journaled(context, 'publish', async (counts) => {
-    const records = (file: string) => readRecords(file, options.type, { csvMapping: context.config.import.csvMapping });
+    const records = (file: string) => readRecords(file, options.type, { csvMapping: context.config.import.csvMapping, timeZone: context.config.import.timeZone });
     for (const file of options.files) {
       for await (const record of await records(file)) if (record.type === options.type) counts.read++;
     }

@@ -12,6 +12,8 @@ export interface RecordSourceOptions {
   priceTypes?: PriceTypes;
   /** CSV header → field overrides (config `import.csvMapping`). */
   csvMapping?: Readonly<Record<string, string>>;
+  /** The zone of 1C's zone-less dates (config `import.timeZone`); versions never depend on the process's TZ. */
+  timeZone?: string;
   onHeader?: (header: CommerceMlHeader) => void;
   onPackage?: (pkg: CommerceMlPackage) => void;
 }
@@ -25,7 +27,7 @@ export async function readRecords(file: string, type: EntityType | 'all', option
     if (type === 'all') {
       throw new ExchangeError('USAGE', `${file}: a CSV export holds one type, and "all" cannot tell which`, { hint: `name the type: ${entityTypes.join(', ')}` });
     }
-    return readOneCCsv(file, { type, mapping: csvMapping });
+    return readOneCCsv(file, { type, mapping: csvMapping, timeZone: options.timeZone });
   }
   return envelopeRecords(file, type);
 }

@@ -8,9 +8,10 @@ const CONTRACT_REQUISITES = new Set(['договор', 'договор конт�
 
 /**
  * Maps a Документ to a mutualsettlements record (DESIGN §6, §9). Its counterparties are returned too:
- * they become user records, so a CRM deal always finds its company.
+ * they become user records, so a CRM deal always finds its company. `timeZone` (import.timeZone) places the
+ * document's zone-less Дата/Время: the date carries that zone's offset, so it names one instant.
  */
-export function mapDocument(node: Node): {
+export function mapDocument(node: Node, timeZone?: string): {
   id: string;
   op: 'upsert' | 'delete';
   data: Record<string, unknown>;
@@ -39,7 +40,7 @@ export function mapDocument(node: Node): {
     parseOneCBoolean(text(node['ПометкаУдаления'])) === true || requisites.some((r) => r.name === 'пометкаудаления' && r.value === 'true');
   const data = compact({
     number: text(node['Номер']),
-    date: parseOneCDate(text(node['Дата']), text(node['Время'])),
+    date: parseOneCDate(text(node['Дата']), text(node['Время']), timeZone),
     operation: text(node['ХозОперация']),
     counterpartyId: text(counterparties[0]?.['Ид']),
     contract: text(node['Договор']) ?? requisite(CONTRACT_REQUISITES)[0],

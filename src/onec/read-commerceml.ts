@@ -7,7 +7,7 @@ import { mapDocument } from './commerceml-document.js';
 import { mapProduct, rememberPriceType, type PriceTypes } from './commerceml-products.js';
 import { readDecodedText } from './decoded-text.js';
 import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from './one-c-record.js';
-import { OneCValueError, parseOneCBoolean, parseOneCDate } from './one-c-values.js';
+import { OneCValueError, defaultOneCTimeZone, parseOneCBoolean, parseOneCVersion } from './one-c-values.js';
 import { XmlElementScanner, type Interest, type ScannedElement } from './xml-element-scanner.js';
 
 export interface CommerceMlOptions {
@@ -24,6 +24,11 @@ export interface CommerceMlOptions {
   priceTypes?: PriceTypes;
   /** Bytes read at a time (default 256 KiB); tests use tiny chunks to cut elements at every boundary. */
   chunkSize?: number;
+  /**
+   * The IANA zone 1C's zone-less dates are in (config `import.timeZone`, default Europe/Moscow):
+   * ДатаФормирования becomes a UTC version and document dates get this zone's offset (see one-c-values.ts).
+   */
+  timeZone?: string;
 }
 
 const ROOT = 'КоммерческаяИнформация';
@@ -56,13 +61,14 @@ export async function* readCommerceMl(file: string, options: CommerceMlOptions =
   const wanted = new Set(options.types ?? entityTypes);
   const priceTypes = options.priceTypes ?? new Map();
   const usersSeen = new Set<string>();
+  const timeZone = options.timeZone ?? defaultOneCTimeZone;
   const scanner = new XmlElementScanner(file, interestIn(wanted));
   let encoding = 'utf-8';
   let version: string | undefined;
 
   async function* handle(element: ScannedElement): AsyncGenerator<OneCRecord> {
     if (element.kind === 'open') {
-      if (element.path.length === 1) version = await readHeader(file, element, encoding, options);
+      if (element.path.length === 1) version = await readHeader(file, element, encoding, timeZone, options);
       else
         options.onPackage?.({
           element: element.name,
@@ -84,7 +90,7 @@ export async function* readCommerceMl(file: string, options: CommerceMlOptions =
       } else if (element.name === 'Контрагент') {
         yield { type: 'user', ...mapCounterparty(body), version: version!, source };
       } else if (element.name === 'Документ') {
-        const { counterparties, ...document } = mapDocument(body);
+        const { counterparties, ...document } = mapDocument(body, timeZone);
         if (wanted.has('user')) {
           for (const counterparty of counterparties) {
             const user = mapCounterparty(counterparty);
@@ -145,7 +151,7 @@ function interestIn(wanted: ReadonlySet<EntityType>): (name: string, stack: read
   };
 }
 
-async function readHeader(file: string, root: ScannedElement, encoding: string, options: CommerceMlOptions): Promise<string> {
+async function readHeader(file: string, root: ScannedElement, encoding: string, timeZone: string, options: CommerceMlOptions): Promise<string> {
   const where = `${file}:${root.line}:${root.column}`;
   if (root.name !== ROOT) {
     throw new ExchangeError('BAD_INPUT', `${where}: not a CommerceML file: the root element is <${root.name}>, not <${ROOT}>`, {
@@ -160,7 +166,8 @@ async function readHeader(file: string, root: ScannedElement, encoding: string, 
   }
   let version: string | undefined;
   try {
-    version = parseOneCDate(root.attributes['ДатаФормирования']);
+    // Read in import.timeZone, never the process's zone: the same file is the same version everywhere.
+    version = parseOneCVersion(root.attributes['ДатаФормирования'], timeZone);
   } catch (error) {
     throw new ExchangeError('BAD_INPUT', `${where}: ДатаФормирования: ${(error as Error).message} in ${ROOT}`, { hint: 'ДатаФормирования must be a date' });
   }

@@ -6,7 +6,7 @@ import type { EntityType } from '../messages/entity-types.js';
 import { defaultCsvMapping, normalizeHeader } from './csv-mapping.js';
 import { readDecodedText } from './decoded-text.js';
 import type { OneCRecord } from './one-c-record.js';
-import { OneCValueError, compact, parseOneCBoolean, parseOneCDate, parseOneCNumber } from './one-c-values.js';
+import { OneCValueError, compact, defaultOneCTimeZone, parseOneCBoolean, parseOneCDate, parseOneCNumber, parseOneCVersion } from './one-c-values.js';
 
 export interface CsvOptions {
   /** A CSV export holds one entity type; the command line says which. */
@@ -15,6 +15,11 @@ export interface CsvOptions {
   mapping?: Readonly<Record<string, string>>;
   /** Version for rows without a Версия/ДатаИзменения column; defaults to the file's mtime. */
   version?: string;
+  /**
+   * The IANA zone of 1C's zone-less dates (config `import.timeZone`, default Europe/Moscow): a date version
+   * column becomes a UTC version, a date column with a time gets this zone's offset (see one-c-values.ts).
+   */
+  timeZone?: string;
   /** Told the encoding and delimiter chosen, before the first record. */
   onFormat?: (format: { encoding: string; delimiter: string }) => void;
 }
@@ -61,7 +66,7 @@ export async function* readOneCCsv(file: string, options: CsvOptions): AsyncGene
         continue;
       }
       fallbackVersion ??= (await fs.promises.stat(file)).mtime.toISOString();
-      yield rowToRecord(record, columns, info.lines, file, options.type, fallbackVersion);
+      yield rowToRecord(record, columns, info.lines, file, options.type, fallbackVersion, options.timeZone ?? defaultOneCTimeZone);
     }
   } catch (error) {
     if (error instanceof ExchangeError) throw error;
@@ -77,13 +82,14 @@ function rowToRecord(
   file: string,
   type: EntityType,
   fallbackVersion: string,
+  timeZone: string,
 ): OneCRecord {
   const fields: Record<string, unknown> = {};
   columns.forEach(({ header, field }, index) => {
     const raw = record[index]?.trim();
     if (!field || raw === undefined || raw === '') return;
     try {
-      fields[field] = convert(field, raw);
+      fields[field] = convert(field, raw, timeZone);
     } catch (error) {
       if (!(error instanceof OneCValueError)) throw error;
       throw new ExchangeError('BAD_INPUT', `${file}:${line}:${index + 1}: column "${header}": ${error.message}`, { hint: HINT });
@@ -111,13 +117,14 @@ function rowToRecord(
   };
 }
 
-function convert(field: string, raw: string): unknown {
+function convert(field: string, raw: string, timeZone: string): unknown {
   if (NUMBER_FIELDS.has(field)) return parseOneCNumber(raw);
-  if (field === 'date') return parseOneCDate(raw);
+  if (field === 'date') return parseOneCDate(raw, undefined, timeZone);
   if (field === 'deleted') return parseOneCBoolean(raw);
   if (field === 'orderIds') return raw.split(/[,;]\s*/).filter(Boolean);
-  // A version that is a date is normalized so it orders with ДатаФормирования; a counter stays as is.
-  if (field === 'version') return /^\d{1,2}\.\d{1,2}\.\d{4}|^\d{4}-\d{2}-\d{2}/.test(raw) ? parseOneCDate(raw) : raw;
+  // A version that is a date becomes the same canonical UTC form as ДатаФормирования (read in import.timeZone),
+  // so the two order together; a counter stays as is.
+  if (field === 'version') return /^\d{1,2}\.\d{1,2}\.\d{4}|^\d{4}-\d{2}-\d{2}/.test(raw) ? parseOneCVersion(raw, timeZone) : raw;
   return raw;
 }
 

@@ -3,10 +3,16 @@ import { PostgresRecordStore } from './postgres-record-store.js';
 import type { RecordStore } from './record-store.js';
 import { SqliteRecordStore } from './sqlite-record-store.js';
 
+export interface OpenRecordStoreOptions {
+  migrate?: boolean;
+  /** config recordStore.sqliteSynchronous; FULL unless `normal` is asked for (a commit must outlive a power loss). */
+  sqliteSynchronous?: 'full' | 'normal';
+}
+
 /** Opens the store a URL names and brings its schema up to date (migrations run on first use). */
-export async function openRecordStore(url: string, options: { migrate?: boolean } = {}): Promise<RecordStore> {
+export async function openRecordStore(url: string, options: OpenRecordStoreOptions = {}): Promise<RecordStore> {
   let store: RecordStore;
-  if (url.startsWith('sqlite:')) store = SqliteRecordStore.open(url.slice('sqlite:'.length));
+  if (url.startsWith('sqlite:')) store = SqliteRecordStore.open(url.slice('sqlite:'.length), { synchronous: options.sqliteSynchronous });
   else if (/^postgres(ql)?:\/\//.test(url)) store = await PostgresRecordStore.open(url);
   else throw new ExchangeError('CONFIG', `unsupported record store URL: ${url}`, { details: ['recordStore.url: must be sqlite:<path> or postgres://…'] });
   if (options.migrate !== false) {

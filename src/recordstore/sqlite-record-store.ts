@@ -19,11 +19,16 @@ export class SqliteRecordStore implements RecordStore {
     this.location = location;
   }
 
-  static open(file: string): SqliteRecordStore {
+  /**
+   * `synchronous` FULL (the default) syncs the WAL on every commit: once the drain acks a batch, a power loss
+   * or an OS crash cannot take its records back. NORMAL (config recordStore.sqliteSynchronous) syncs only at
+   * checkpoints: faster, but the last commits before such a crash may be lost after their messages were acked.
+   */
+  static open(file: string, options: { synchronous?: 'full' | 'normal' } = {}): SqliteRecordStore {
     try {
       const db = new Database(file);
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
+      db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma('busy_timeout = 10000');
       return new SqliteRecordStore(db, file);
     } catch (error) {

@@ -7,13 +7,22 @@ import type { RecordWrite, WriteOutcome } from './record-store.js';
  * times become UTC ISO strings (fixed width), counters are left-padded, anything else sorts as text.
  */
 const canonicalUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const zonelessTime = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/;
 
+/**
+ * The sort key of a version. It never depends on the process's time zone (Date.parse reads a zone-less
+ * date-time as local time): a zone-less ISO time that still reaches the store (a JSON-lines message, a
+ * producer other than our 1C readers, which give UTC) is taken as UTC, so every process, whatever its TZ,
+ * orders it alike. Our readers never produce one: they read 1C's zone-less dates in import.timeZone.
+ */
 export function versionKey(version: string): string {
   // The common case, already in the normalised form: no Date round trip on the hot path.
   if (canonicalUtc.test(version)) return `t:${version}`;
   if (/^\d+$/.test(version)) return `n:${version.padStart(24, '0')}`;
   if (/^\d{4}-\d{2}-\d{2}/.test(version)) {
-    const time = Date.parse(version);
+    const zoneless = zonelessTime.exec(version);
+    // A bare date (2026-11-22) is UTC midnight for Date.parse already; a date-time without a zone is not.
+    const time = Date.parse(zoneless ? `${zoneless[1]}T${zoneless[2]}Z` : version);
     if (!Number.isNaN(time)) return `t:${new Date(time).toISOString()}`;
   }
   return `s:${version}`;

@@ -74,19 +74,19 @@ describe('every real CommerceML file', () => {
 describe('CommerceML 2.03', () => {
   it('reads orders: one mutualsettlements per Документ and its counterparty as a user', async () => {
     const { records, header, byId } = await readAll(fixture('irpsv-commerceml/off-doc-1c/orders.xml'));
-    expect(header).toMatchObject({ schemaVersion: '2.03', version: '2007-10-30T18:13:34', versionFrom: 'ДатаФормирования', encoding: 'utf-8' });
+    expect(header).toMatchObject({ schemaVersion: '2.03', version: '2007-10-30T15:13:34.000Z', versionFrom: 'ДатаФормирования', encoding: 'utf-8' });
     expect(records.map((r) => `${r.type}:${r.id}`)).toEqual(['user:1#admin# admin', 'mutualsettlements:36', 'mutualsettlements:92', 'mutualsettlements:93']);
     expect(byId('36')).toMatchObject({
       op: 'upsert',
-      version: '2007-10-30T18:13:34',
+      version: '2007-10-30T15:13:34.000Z',
       source: { line: 3 },
-      data: { number: '36', date: '2007-10-30T15:19:27', counterpartyId: '1#admin# admin', currency: 'руб', amount: 6734.47 },
+      data: { number: '36', date: '2007-10-30T15:19:27+03:00', counterpartyId: '1#admin# admin', currency: 'руб', amount: 6734.47 },
     });
     expect(byId('36').data.lines).toEqual([
       { productId: 'ORDER_DELIVERY', name: 'Доставка заказа', quantity: 1, price: 340, amount: 340, unit: 'шт' },
       { productId: 'dee6e19a-55bc-11d9-848a-00112f43529a', name: 'Телевизор "JVC"', quantity: 1, price: 6394.47, amount: 6394.47, unit: 'шт' },
     ]);
-    expect(byId('92').data).toMatchObject({ number: '92', date: '2015-08-12T13:38:17' });
+    expect(byId('92').data).toMatchObject({ number: '92', date: '2015-08-12T13:38:17+03:00' });
     expect(byId('92').data.counterpartyId).toBeUndefined();
     expect(byId('1#admin# admin').data).toMatchObject({ name: 'admin', fullName: 'admin', address: 'ггг' });
   });
@@ -156,7 +156,7 @@ describe('CommerceML 2.04', () => {
 
   it('normalizes a ДатаФормирования with an unpadded hour (cs-cart)', async () => {
     const { header, records } = await readAll(fixture('irpsv-commerceml/cs-cart/import.xml'));
-    expect(header.version).toBe('2014-06-01T00:36:33');
+    expect(header.version).toBe('2014-05-31T20:36:33.000Z'); // Moscow was UTC+4 in 2014
     expect(records).toHaveLength(27);
   });
 });
@@ -180,9 +180,9 @@ describe('CommerceML 2.05', () => {
 
   it('reads a windows-1251 Bitrix order export; an empty counterparty name falls back to its id', async () => {
     const { records, header, byId } = await readAll(fixture('dobromyslov-commerceml-parser/bitrix-query-response-full.xml'));
-    expect(header).toMatchObject({ schemaVersion: '2.05', encoding: 'windows-1251', version: '2021-02-12T17:03:19' });
+    expect(header).toMatchObject({ schemaVersion: '2.05', encoding: 'windows-1251', version: '2021-02-12T14:03:19.000Z' });
     expect(records.filter((r) => r.type === 'mutualsettlements')).toHaveLength(2);
-    expect(byId('132').data).toMatchObject({ number: '132', amount: 231.74, counterpartyId: '38#catalog_exchange#', date: '2021-02-11T18:45:21' });
+    expect(byId('132').data).toMatchObject({ number: '132', amount: 231.74, counterpartyId: '38#catalog_exchange#', date: '2021-02-11T18:45:21+03:00' });
     expect((byId('132').data.lines as unknown[])[0]).toMatchObject({ name: 'Hello Kitty toothbrush for 3~6 years old,2pcs', price: 231.74, quantity: 1 });
     expect(byId('38#catalog_exchange#').data.name).toBe('38#catalog_exchange#');
   });
@@ -243,7 +243,7 @@ describe('CommerceML 2.09', () => {
     expect(byId('021e0e3f-e329-11db-95d9-505054503030')).toMatchObject({
       type: 'user',
       op: 'upsert',
-      version: '2015-06-26T18:28:11',
+      version: '2015-06-26T15:28:11.000Z',
       data: {
         name: 'ТД Уют',
         fullName: 'ТОО "ТД Уют"',
@@ -261,7 +261,7 @@ describe('CommerceML 2.09', () => {
   it('reads documents; a counterparty named by two documents is one user', async () => {
     const { records, byId } = await readAll(fixture('argentcrusade-commerceml/documents-example.xml'));
     expect(records.map((r) => `${r.type}:${r.id}`)).toEqual(['user:4a65ecb6-8b1b-11df-be16-e0cb4ed5f70f', 'mutualsettlements:142', 'mutualsettlements:235']);
-    expect(byId('142').data).toMatchObject({ number: '142', date: '2015-06-29T15:39:10', currency: 'RUB', amount: 8186.84, counterpartyId: '4a65ecb6-8b1b-11df-be16-e0cb4ed5f70f' });
+    expect(byId('142').data).toMatchObject({ number: '142', date: '2015-06-29T15:39:10+03:00', currency: 'RUB', amount: 8186.84, counterpartyId: '4a65ecb6-8b1b-11df-be16-e0cb4ed5f70f' });
     expect((byId('4a65ecb6-8b1b-11df-be16-e0cb4ed5f70f').data.bankAccounts as unknown[]).length).toBe(2);
   });
 
@@ -329,7 +329,7 @@ describe('CommerceML 3.1 (urn:1C.ru:commerceml_3)', () => {
     const { records, byId } = await readAll(fixture('irpsv-commerceml/bitrix-module-6-cml3.1/documents/1/documents.xml'));
     expect(records.filter((r) => r.type === 'mutualsettlements')).toHaveLength(20);
     expect(records.filter((r) => r.type === 'user')).toHaveLength(8);
-    expect(byId('320').data).toMatchObject({ number: '320', date: '2017-08-03T18:46:55', amount: 1320, currency: 'руб', counterpartyId: 'f1eeedab-5cfb-11df-a14c-00155d3ebc00' });
+    expect(byId('320').data).toMatchObject({ number: '320', date: '2017-08-03T18:46:55+03:00', amount: 1320, currency: 'руб', counterpartyId: 'f1eeedab-5cfb-11df-a14c-00155d3ebc00' });
   });
 
   it('sums stock over warehouses (remainders-example)', async () => {

@@ -100,7 +100,7 @@ describe('readOneCCsv', () => {
       credit: 0,
       balance: 8186.84,
     });
-    expect(records[1].data).toMatchObject({ date: '2015-06-30T16:36:00', amount: 4100, balance: -4100 });
+    expect(records[1].data).toMatchObject({ date: '2015-06-30T16:36:00+03:00', amount: 4100, balance: -4100 });
     expect(records[1].data.contract).toBeUndefined();
   });
 
@@ -112,7 +112,7 @@ describe('readOneCCsv', () => {
         type: 'mutualsettlements',
         id: 'doc-1',
         op: 'upsert',
-        version: '2024-02-02T10:15:00',
+        version: '2024-02-02T07:15:00.000Z',
         source: { file: csv('settlements-win1251-semicolon.csv'), line: 2 },
         data: { number: 'Акт № 7', date: '2024-02-01', counterpartyId: 'ctr-1', amount: 1500.25, debit: 1500.25, credit: 0, balance: 1500.25 },
       },
