@@ -38,8 +38,9 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
     expect(await broker.depth(s.queue)).toBe(36);
     const [message] = await broker.peekAll(s.queue);
     const event = JSON.parse(message.content.toString());
-    expect(message.properties).toMatchObject({ contentType: 'application/json', deliveryMode: 2, messageId: `product:${event.id}:2020-04-07T13:16:06` });
-    expect(event).toMatchObject({ type: 'product', op: 'upsert', version: '2020-04-07T13:16:06', source: '1c' });
+    expect(message.properties).toMatchObject({ contentType: 'application/json', deliveryMode: 2, messageId: `product:${event.id}:2020-04-07T10:16:06.000Z` });
+    // ДатаФормирования 2020-04-07T13:16:06 is Moscow time (import.timeZone): the version is that instant in UTC.
+    expect(event).toMatchObject({ type: 'product', op: 'upsert', version: '2020-04-07T10:16:06.000Z', source: '1c' });
     // The change events drain into the records sink like any message; the store already holds them.
     const drained = await s.cli('product', '--json');
     expect(drained.summary).toMatchObject({ read: 36, unchanged: 36, written: 0, exitCode: 0 });
@@ -56,7 +57,7 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
         name: 'Коврик Mini Голубые кружки, 120x44x1.2 см', sku: 'KM-242-BSNN', unit: 'Штука', stock: 1,
         prices: [{ typeId: '279b6812-740b-11e8-80c8-0cc47ab29cd1', value: 100, currency: 'RUB' }],
       });
-      expect(record.version).toBe('2020-04-07T13:16:06');
+      expect(record.version).toBe('2020-04-07T10:16:06.000Z');
     }
   });
 
@@ -88,7 +89,7 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
     expect(full.summary).toMatchObject({ read: 35, written: 1, published: 1 });
     expect((await s.cli('records', 'count', 'product')).stdout.trim()).toBe('34');
     const messages = await broker.takeAll(s.queue);
-    expect(JSON.parse(messages[messages.length - 1].content.toString())).toMatchObject({ op: 'delete', version: '2020-04-08T00:00:00' });
+    expect(JSON.parse(messages[messages.length - 1].content.toString())).toMatchObject({ op: 'delete', version: '2020-04-07T21:00:00.000Z' });
     expect(messages[messages.length - 1].fields.routingKey).toBe('product.delete');
   });
 
