@@ -74,7 +74,7 @@ export class PostgresRecordStore implements RecordStore {
       const { outcomes, rows } = planBatch(writes, existing);
       if (rows.length > 0) {
         rows.sort((a, b) => (recordKey(a.write.type, a.write.id) < recordKey(b.write.type, b.write.id) ? -1 : 1));
-        await client.query(
+        const upserted = await client.query(
           `INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at, meta)
            SELECT t.type, t.id, t.version, t.version_key, t.hash, t.data::jsonb, t.deleted, now(), t.meta::jsonb
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[])
@@ -82,7 +82,8 @@ export class PostgresRecordStore implements RecordStore {
            ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key,
              hash = excluded.hash, data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at,
              meta = COALESCE(excluded.meta, records.meta)
-           WHERE excluded.version_key >= records.version_key`,
+           WHERE excluded.version_key >= records.version_key
+           RETURNING type, id, (xmax = 0) AS inserted`,
           [
             rows.map((r) => r.write.type), rows.map((r) => r.write.id), rows.map((r) => r.write.version),
             rows.map((r) => r.versionKey), rows.map((r) => r.hash),
@@ -90,6 +91,12 @@ export class PostgresRecordStore implements RecordStore {
             rows.map((r) => (r.write.meta ? JSON.stringify(r.write.meta) : null)),
           ],
         );
+        // A row planned as new that another writer inserted first (FOR UPDATE cannot lock a row that does
+        // not exist yet) was judged against nothing: its outcome and its event may be wrong, and a merge may
+        // have missed the other writer's fields. The whole batch is planned again against what is there now.
+        const inserted = new Set((upserted.rows as Row[]).filter((row) => row.inserted).map((row) => recordKey(String(row.type), String(row.id))));
+        const lost = rows.filter((r) => !existing.has(recordKey(r.write.type, r.write.id)) && !inserted.has(recordKey(r.write.type, r.write.id)));
+        if (lost.length > 0) throw new InsertRaceLost(lost.length);
         const events = rows.filter((r) => r.changed && r.write.outboxMessage);
         if (events.length > 0) {
           await client.query(
@@ -107,14 +114,21 @@ export class PostgresRecordStore implements RecordStore {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
-  async getMany(type: EntityType, ids: string[]): Promise<Map<string, StoredRecord>> {
-    const { rows } = await this.pool.query('SELECT * FROM records WHERE type = $1 AND id = ANY($2::text[])', [type, ids]);
+  async getMany(type: EntityType, ids: string[], options: { forUpdate?: boolean } = {}): Promise<Map<string, StoredRecord>> {
+    // Locked in key order (as writeBatch locks), so that two merging importers never deadlock on each other's batch.
+    const lock = options.forUpdate && this.inTransaction ? ' ORDER BY id FOR UPDATE' : '';
+    const { rows } = await this.pool.query(`SELECT * FROM records WHERE type = $1 AND id = ANY($2::text[])${lock}`, [type, ids]);
     return new Map(rows.map((row: Row) => [String(row.id), toRecord(row)]));
   }
 
+  /**
+   * The callback is never run twice: it may consume a stream (an import reads its file as it writes), so a
+   * deadlock or serialization failure rolls back and surfaces as STORE_BUSY; the caller decides whether
+   * it can start over from its input (the import re-reads its file) or stops with exit 75.
+   */
   async transaction<T>(work: (store: RecordStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return this.withClient(async (client) => work(new PostgresRecordStore(client, this.location, true)));
+    return this.withClient(async (client) => work(new PostgresRecordStore(client, this.location, true)), { retry: false });
   }
 
   async count(type: EntityType): Promise<number> {
@@ -216,7 +230,7 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   /** A transaction on one client; inside transaction() the surrounding one serves (a savepoint would add nothing). */
-  private async withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async withClient<T>(work: (client: pg.PoolClient) => Promise<T>, options: { retry: boolean } = { retry: true }): Promise<T> {
     if (this.inTransaction) return work(this.pool as pg.PoolClient);
     for (let attempt = 1; ; attempt++) {
       const client = await (this.pool as pg.Pool).connect();
@@ -228,13 +242,30 @@ export class PostgresRecordStore implements RecordStore {
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         const state = (error as { code?: string }).code;
-        if (attempt < 5 && state && retryableSqlStates.has(state)) continue;
+        const retryable = state !== undefined && retryableSqlStates.has(state);
+        if (retryable && options.retry && attempt < 5) continue;
+        if (retryable) throw storeBusy(this.location, error);
         throw error;
       } finally {
         client.release();
       }
     }
   }
+}
+
+/** Raised inside a batch that lost a first-insert race; rolled back and planned again like a serialization failure. */
+class InsertRaceLost extends Error {
+  readonly code = '40001';
+  constructor(count: number) {
+    super(`${count} record(s) of the batch were inserted by another writer meanwhile`);
+  }
+}
+
+function storeBusy(location: string, cause: unknown): ExchangeError {
+  return new ExchangeError('STORE_BUSY', `the record store ${location} is busy: ${(cause as Error).message}`, {
+    hint: 'nothing of this transaction was kept; run again (a cron run will)',
+    cause,
+  });
 }
 
 function toRecord(row: Row): StoredRecord {

@@ -69,8 +69,11 @@ export interface RecordStore {
   /** One transaction for the whole batch; one outcome per write, in order. */
   writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]>;
   get(type: EntityType, id: string): Promise<StoredRecord | undefined>;
-  /** The stored records of these ids (absent ids are left out). */
-  getMany(type: EntityType, ids: string[]): Promise<Map<string, StoredRecord>>;
+  /**
+   * The stored records of these ids (absent ids are left out). `forUpdate` inside transaction(): the rows
+   * stay locked until it commits, so what is merged from them cannot change before the merge is written.
+   */
+  getMany(type: EntityType, ids: string[], options?: { forUpdate?: boolean }): Promise<Map<string, StoredRecord>>;
   /**
    * Runs `work` in one transaction: everything it writes through the given store commits together or
    * not at all (an import whose file turns out malformed at the end leaves nothing behind).
