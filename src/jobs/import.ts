@@ -3,12 +3,12 @@ import type { EntityType } from '../messages/entity-types.js';
 import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from '../onec/one-c-record.js';
 import type { PriceTypes } from '../onec/commerceml-products.js';
 import type { RecordStore, RecordWrite, StoredRecord } from '../recordstore/record-store.js';
-import { compareVersions } from '../recordstore/versioning.js';
+import { compareVersions, contentHash, nextVersion, serializeData } from '../recordstore/versioning.js';
 import type { JobContext } from './job-context.js';
 import { publishOutbox } from './publish-outbox.js';
 import { envelopeOf, readRecords } from './record-source.js';
 import { journaled } from './run-journal.js';
-import type { Counts, Summary } from './summary.js';
+import { addCounts, emptyCounts, type Counts, type Summary } from './summary.js';
 
 export interface ImportOptions {
   type: EntityType | 'all';
@@ -53,12 +53,34 @@ export async function importFiles(context: JobContext, options: ImportOptions): 
   });
 }
 
+/** A file whose transaction the store had to roll back for now (deadlock, lost race) is read again this often. */
+const fileAttempts = 3;
+
+/**
+ * One file, in one store transaction. A transaction that fails for now (STORE_BUSY: a deadlock or a
+ * serialization failure on PostgreSQL) is rolled back whole, and the file is read again from its first
+ * byte: the records of a stream once read are gone, so a retry never re-runs a transaction on what is left.
+ */
 async function importFile(context: JobContext, file: string, options: ImportOptions, priceTypes: PriceTypes, store: RecordStore | undefined, counts: Counts): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const fileCounts = emptyCounts();
+    try {
+      await importFileOnce(context, file, options, priceTypes, store, fileCounts);
+      addCounts(counts, fileCounts);
+      return;
+    } catch (error) {
+      if (!(error instanceof ExchangeError && error.code === 'STORE_BUSY') || attempt >= fileAttempts) throw error;
+      context.reporter.warn(`${file}: ${error.message}; nothing of it was kept, reading it again (attempt ${attempt + 1} of ${fileAttempts})`);
+    }
+  }
+}
+
+async function importFileOnce(context: JobContext, file: string, options: ImportOptions, priceTypes: PriceTypes, store: RecordStore | undefined, counts: Counts): Promise<void> {
   const scan: FileScan = { packages: [], seen: new Map(), typesRead: new Set() };
   const records = await readRecords(file, options.type, { priceTypes, csvMapping: context.config.import.csvMapping, timeZone: context.config.import.timeZone, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg) });
-  const readBefore = counts.read;
   if (!store) {
     for await (const record of records) { counts.read++; scan.typesRead.add(record.type); }
+    refuseWrongKind(file, options.type, scan);
   } else {
     await store.transaction(async (tx) => {
       let batch: OneCRecord[] = [];
@@ -70,51 +92,76 @@ async function importFile(context: JobContext, file: string, options: ImportOpti
         if (batch.length >= (options.batchSize ?? context.config.import.batchSize)) {
           await applyBatch(tx, batch, counts);
           batch = [];
-          context.reporter.progress(`${file}: ${counts.read - readBefore} records`);
+          context.reporter.progress(`${file}: ${counts.read} records`);
         }
       }
       await applyBatch(tx, batch, counts);
-      if (options.full) await deleteMissing(tx, scan, counts);
+      // Decided before anything is deleted, inside the transaction: a file of another kind rolls back whole.
+      refuseWrongKind(file, options.type, scan);
+      if (options.full) await deleteMissing(tx, scan, options.type, counts);
     });
   }
   context.reporter.progress('');
-  refuseWrongKind(file, options.type, scan);
-  context.reporter.info(`${file}: ${counts.read - readBefore} records`);
+  context.reporter.info(`${file}: ${counts.read} records`);
 }
 
-/** Upserts a batch with its change events; product records merge with what the store holds. */
+/**
+ * Upserts a batch with its change events. The stored rows are read under the transaction's row locks, so
+ * what a product merges with cannot change before the merge is written (a concurrent import waits).
+ */
 async function applyBatch(store: RecordStore, batch: OneCRecord[], counts: Counts): Promise<void> {
   if (batch.length === 0) return;
   const stored = new Map<string, StoredRecord>();
   for (const type of new Set(batch.map((r) => r.type))) {
-    for (const [id, record] of await store.getMany(type, batch.filter((r) => r.type === type).map((r) => r.id))) stored.set(`${type}:${id}`, record);
+    const ids = [...new Set(batch.filter((r) => r.type === type).map((r) => r.id))];
+    for (const [id, record] of await store.getMany(type, ids, { forUpdate: true })) stored.set(`${type}:${id}`, record);
   }
   const writes: RecordWrite[] = [];
   for (const record of batch) {
     const key = `${record.type}:${record.id}`;
-    const write = record.type === 'product' && record.op === 'upsert' ? mergeProduct(record, stored.get(key)) : plainWrite(record);
-    if (!write) { counts.stale++; continue; }
+    const before = stored.get(key);
+    const planned = record.type === 'product' && record.op === 'upsert' ? mergeProduct(record, before) : plainWrite(record, before);
+    if (!planned) { counts.stale++; continue; }
+    const write = withEvent(planned, before);
     writes.push(write);
     // A later record of the same id in this batch merges onto this one.
-    stored.set(key, { type: write.type, id: write.id, version: write.version, hash: '', data: write.data, deleted: write.op === 'delete', updatedAt: '', meta: write.meta });
+    stored.set(key, { type: write.type, id: write.id, version: write.version, hash: contentHash(serializeData(write)), data: write.data, deleted: write.op === 'delete', updatedAt: '', meta: write.meta });
   }
   for (const outcome of await store.writeBatch(writes)) counts[outcome]++;
 }
 
+type PlannedWrite = Omit<RecordWrite, 'outboxMessage'>;
 
-function plainWrite(record: OneCRecord): RecordWrite {
-  const data = record.op === 'delete' ? null : record.data;
-  return { type: record.type, id: record.id, version: record.version, op: record.op, data, outboxMessage: eventOf(record.type, record.id, record.op, record.version, data) };
+/** Undefined when the stored record is newer (stale); a delete is a version like any other. */
+function plainWrite(record: OneCRecord, stored: StoredRecord | undefined): PlannedWrite | undefined {
+  if (stored && compareVersions(record.version, stored.version) < 0) return undefined;
+  return { type: record.type, id: record.id, version: record.version, op: record.op, data: record.op === 'delete' ? null : record.data };
+}
+
+/**
+ * The version that goes out with a change (DESIGN §12): every event of a record that changes its content
+ * orders after every earlier one. When the content changes but the version would not move (two 1C files
+ * of one ДатаФормирования, a merge onto a newer piece), the record takes the next version after the
+ * stored one, and the event, which always carries the whole merged record, carries that version.
+ */
+function withEvent(write: PlannedWrite, stored: StoredRecord | undefined): RecordWrite {
+  let version = write.version;
+  if (stored && compareVersions(version, stored.version) <= 0 && contentHash(serializeData(write)) !== stored.hash) {
+    version = nextVersion(stored.version) ?? version;
+  }
+  return { ...write, version, outboxMessage: eventOf(write.type, write.id, write.op, version, write.data) };
 }
 
 /**
  * 1C sends a product in pieces: the catalog (import.xml) and its offers, prices and rests, in any order
  * and with their own dates. Each piece is versioned on its own (in the store-only `meta`), so an older
  * catalog still lands after newer prices, and neither wipes the other's fields. Returns undefined when
- * the piece is older than the same piece already stored (stale).
+ * the piece is older than the same piece already stored, or not newer than a delete (stale): a piece
+ * never revives a product deleted after it was written.
  */
-function mergeProduct(record: OneCRecord, stored: StoredRecord | undefined): RecordWrite | undefined {
+function mergeProduct(record: OneCRecord, stored: StoredRecord | undefined): PlannedWrite | undefined {
   const piece = record.partial ? 'offers' : 'catalog';
+  if (stored?.deleted && compareVersions(record.version, stored.version) <= 0) return undefined;
   const pieceVersions = { ...((stored?.meta?.pieceVersions as Record<string, string> | undefined) ?? {}) };
   const previous = pieceVersions[piece];
   if (previous && compareVersions(record.version, previous) < 0) return undefined;
@@ -128,10 +175,7 @@ function mergeProduct(record: OneCRecord, stored: StoredRecord | undefined): Rec
     for (const field of offerFields) if (data[field] === undefined && base[field] !== undefined) data[field] = base[field];
   }
   const version = stored && compareVersions(stored.version, record.version) > 0 ? stored.version : record.version;
-  return {
-    type: 'product', id: record.id, version, op: 'upsert', data, meta: { pieceVersions },
-    outboxMessage: eventOf('product', record.id, 'upsert', version, data),
-  };
+  return { type: 'product', id: record.id, version, op: 'upsert', data, meta: { pieceVersions } };
 }
 
 function eventOf(type: EntityType, id: string, op: 'upsert' | 'delete', version: string, data: Record<string, unknown> | null): string {
@@ -145,8 +189,11 @@ const wholeTypePackages = new Set(['Каталог', 'Контрагенты']);
  * `--full` on a full package: what the store holds of its type and the package no longer does is deleted.
  * Variants (`<product>#<characteristic>`) come from offers, not the catalog: they go with their product.
  */
-async function deleteMissing(store: RecordStore, scan: FileScan, counts: Counts): Promise<void> {
-  const fullTypes = new Set(scan.packages.filter((pkg) => pkg.onlyChanges === false && pkg.type && wholeTypePackages.has(pkg.element)).map((pkg) => pkg.type!));
+async function deleteMissing(store: RecordStore, scan: FileScan, wanted: EntityType | 'all', counts: Counts): Promise<void> {
+  // Only a type this run was asked for and read: a full catalog given as `import user` speaks for no users.
+  const fullTypes = new Set(scan.packages
+    .filter((pkg) => pkg.onlyChanges === false && pkg.type && wholeTypePackages.has(pkg.element) && (wanted === 'all' || pkg.type === wanted))
+    .map((pkg) => pkg.type!));
   const version = scan.header?.version ?? new Date().toISOString();
   for (const type of fullTypes) {
     const seen = scan.seen.get(type) ?? new Set<string>();
@@ -156,9 +203,9 @@ async function deleteMissing(store: RecordStore, scan: FileScan, counts: Counts)
       const page = await store.list(type, { limit: 1000, afterId });
       if (page.length === 0) break;
       afterId = page[page.length - 1].id;
-      const deletes: RecordWrite[] = page.filter((record) => !record.deleted && isMissing(record.id)).map((record) => ({
-        type, id: record.id, version, op: 'delete', data: null, outboxMessage: eventOf(type, record.id, 'delete', version, null),
-      }));
+      const deletes: RecordWrite[] = page
+        .filter((record) => !record.deleted && isMissing(record.id))
+        .map((record) => withEvent({ type, id: record.id, version, op: 'delete', data: null }, record));
       if (deletes.length > 0) for (const outcome of await store.writeBatch(deletes)) counts[outcome]++;
     }
   }

@@ -100,3 +100,16 @@ export function planBatch(writes: RecordWrite[], existing: Map<string, ExistingR
 export function recordKey(type: string, id: string): string {
   return `${type}\u0000${id}`;
 }
+
+/**
+ * The smallest version that orders after `version`: one millisecond later for a time, one more for a counter
+ * (same width). The importer gives a change of content that would otherwise share its version with the stored
+ * record this version instead (DESIGN §12: two events of one record with different content never share a
+ * version). Undefined for a version that does not order (kept as it is).
+ */
+export function nextVersion(version: string): string | undefined {
+  const key = versionKey(version);
+  if (key.startsWith('t:')) return new Date(Date.parse(key.slice(2)) + 1).toISOString();
+  if (key.startsWith('n:')) return (BigInt(version) + 1n).toString().padStart(version.length, '0');
+  return undefined;
+}
