@@ -92,5 +92,24 @@ export function printError(mode: OutputMode, error: unknown, exitCode: number): 
   process.stderr.write(`${chalk.red('exchange:')} ${message}\n`);
   for (const detail of details) process.stderr.write(`${detail}\n`);
   if (hint) process.stderr.write(`${chalk.dim(`hint: ${hint}`)}\n`);
-  if (!(error instanceof ExchangeError) && error instanceof Error && error.stack && mode.verbose) process.stderr.write(`${error.stack}\n`);
+  if (mode.verbose) for (const line of traceLines(error)) process.stderr.write(`${maskSecrets(line)}\n`);
+}
+
+/**
+ * What --verbose adds: the stack of an unexpected error (an ExchangeError's own stack says nothing the
+ * message does not), then every cause with its stack. Stacks repeat messages, and causes are raw library
+ * errors, so each line is masked like any other (a URL password, a registered secret).
+ */
+function traceLines(error: unknown): string[] {
+  const lines: string[] = [];
+  const describe = (value: unknown) => (value instanceof Error ? value.stack ?? `${value.name}: ${value.message}` : String(value));
+  if (!(error instanceof ExchangeError) && error instanceof Error && error.stack) lines.push(...error.stack.split('\n'));
+  const seen = new Set<unknown>([error]);
+  let cause = error instanceof Error ? error.cause : undefined;
+  while (cause !== undefined && cause !== null && !seen.has(cause) && seen.size <= 10) {
+    seen.add(cause);
+    lines.push(...`caused by: ${describe(cause)}`.split('\n'));
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return lines;
 }
