@@ -3,14 +3,16 @@
 //
 //   (a) raw amqplib basic.consume + multiple-ack every batch-size messages, quorum queue
 //   (b) basic.get + ack loop (one get, one ack per message), quorum queue
-//   (c) `exchange user` (the built CLI, spawned) into a fresh SQLite file
+//   (c) `exchange user` (the built CLI, spawned) into a fresh SQLite file, synchronous=FULL (the default)
 //   (d) `exchange user` into a fresh PostgreSQL schema (search_path via the URL's `options`)
+//   (e) as (c) with recordStore.sqliteSynchronous: normal (a config file): what FULL's durability costs
 //
 // Every scenario gets its own freshly declared queue, filled with N messages through a confirm channel
 // BEFORE the clock starts; only the draining is timed. Env:
 //   BENCH_N (100000)  BENCH_PREFETCH (500)  BENCH_BATCH_SIZE (200)  BENCH_IDLE_MS (500)
 //   BENCH_AMQP_URL (amqp://guest:guest@127.0.0.1:5672)  BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test)
-//   BENCH_RAW_ACK (batch | each; how (a) acks)  BENCH_SCENARIOS (a,b,c,d)  BENCH_TIMEOUT_S (whole run)
+//   BENCH_RAW_ACK (batch | each; how (a) acks)  BENCH_SCENARIOS (a,b,c,d,e)  BENCH_TIMEOUT_S (whole run)
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -33,8 +35,8 @@ const RAW_ACK = process.env.BENCH_RAW_ACK ?? 'batch';
 if (!['batch', 'each'].includes(RAW_ACK)) fail('BENCH_RAW_ACK must be batch or each');
 // With multiple-ack every k messages, k must not exceed the prefetch or the window never reopens.
 const RAW_ACK_EVERY = Math.min(BATCH, PREFETCH);
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'a,b,c,d').split(',').map((s) => s.trim()).filter(Boolean);
-for (const s of SCENARIOS) if (!['a', 'b', 'c', 'd'].includes(s)) fail(`unknown scenario "${s}" in BENCH_SCENARIOS`);
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'a,b,c,d,e').split(',').map((s) => s.trim()).filter(Boolean);
+for (const s of SCENARIOS) if (!['a', 'b', 'c', 'd', 'e'].includes(s)) fail(`unknown scenario "${s}" in BENCH_SCENARIOS`);
 
 // Time limits: generous floors, scaled with N (a 100k run is a few minutes in all).
 const FILL_TIMEOUT_MS = Math.max(60_000, N * 2);           // 100k → 200 s
@@ -171,8 +173,7 @@ async function getLoop(connection) {
   return { seconds, cpuSeconds, fillSeconds, received, verified: `queue empty; ${received} got` };
 }
 
-async function cliDrain(connection, engine) {
-  const letter = engine === 'sqlite' ? 'c' : 'd';
+async function cliDrain(connection, engine, letter, { sqliteSynchronous } = {}) {
   const tenant = `bench${letter}_${runTag}`;
   let recordStore;
   if (engine === 'sqlite') {
@@ -194,6 +195,12 @@ async function cliDrain(connection, engine) {
     recordStore = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
   }
   const env = cliEnv(tenant, recordStore);
+  if (sqliteSynchronous) {
+    // The setting as an operator would choose it: a config file (the URL and tenant still come from the environment).
+    const configFile = path.join(tmpDir, `${tenant}.exchangerc.json`);
+    fs.writeFileSync(configFile, JSON.stringify({ recordStore: { sqliteSynchronous } }));
+    env.EXCHANGE_CONFIG = configFile;
+  }
 
   // Every queue and exchange `setup` declares for this tenant, computed the way the CLI computes them.
   const { config, topology } = await tenantTopology(connection, tenant);
@@ -236,8 +243,9 @@ async function cliDrain(connection, engine) {
 const labels = {
   a: `(a) raw consume + ack (multiple every ${RAW_ACK_EVERY})`,
   b: '(b) basic.get + ack loop',
-  c: '(c) exchange user → SQLite',
+  c: '(c) exchange user → SQLite (FULL)',
   d: '(d) exchange user → PostgreSQL',
+  e: '(e) exchange user → SQLite (NORMAL)',
 };
 if (RAW_ACK === 'each') labels.a = '(a) raw consume + ack each';
 
@@ -278,7 +286,13 @@ async function main() {
   log(`N=${N}, ${BODY_BYTES}-byte bodies, prefetch ${PREFETCH}, batch size ${BATCH}, idle-ms ${IDLE_MS}, RabbitMQ ${serverVersion}, run ${runTag}`);
 
   const results = {};
-  const run = { a: () => rawConsume(connection), b: () => getLoop(connection), c: () => cliDrain(connection, 'sqlite'), d: () => cliDrain(connection, 'postgres') };
+  const run = {
+    a: () => rawConsume(connection),
+    b: () => getLoop(connection),
+    c: () => cliDrain(connection, 'sqlite', 'c'),
+    d: () => cliDrain(connection, 'postgres', 'd'),
+    e: () => cliDrain(connection, 'sqlite', 'e', { sqliteSynchronous: 'normal' }),
+  };
   for (const s of SCENARIOS) {
     log(`${labels[s]}: filling ${N} and draining…`);
     try {
@@ -303,9 +317,13 @@ async function main() {
     `(c)/(d) seconds = wall clock of the spawned \`exchange user --limit 0 --prefetch ${PREFETCH} --batch-size ${BATCH} --idle-ms ${IDLE_MS} --json\`, from spawn to exit`,
     `        (includes Node start-up, connect, migrations check and the final ${IDLE_MS} ms idle wait); peak RSS of that process.`,
   ];
-  for (const s of ['c', 'd']) {
+  for (const s of ['c', 'd', 'e']) {
     const r = results[s];
     if (r && !r.error) out.push(`        ${labels[s]}: summary durationMs ${r.summaryDurationMs} → ${Math.round(N / ((r.summaryDurationMs - IDLE_MS) / 1000)).toLocaleString('en-US')} msg/s without the idle wait`);
+  }
+  if (results.c && !results.c.error && results.e && !results.e.error) {
+    out.push(`SQLite synchronous: FULL (c, the default) ${Math.round(N / results.c.seconds).toLocaleString('en-US')} msg/s in ${results.c.seconds.toFixed(2)} s; `
+      + `NORMAL (e) ${Math.round(N / results.e.seconds).toLocaleString('en-US')} msg/s in ${results.e.seconds.toFixed(2)} s; FULL/NORMAL = ${(results.e.seconds / results.c.seconds).toFixed(2)} ×`);
   }
   const cpuNotes = SCENARIOS.filter((s) => results[s] && !results[s].error && results[s].cpuSeconds !== undefined)
     .map((s) => `${s}: ${results[s].cpuSeconds.toFixed(2)} s = ${Math.round((results[s].cpuSeconds * 1e6) / N)} µs/msg`);
