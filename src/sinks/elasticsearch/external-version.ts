@@ -1,3 +1,5 @@
+import { versionKey } from '../../recordstore/versioning.js';
+
 /**
  * Maps an envelope version (DESIGN §6: an ISO-8601 time or a zero-padded counter) to the long that
  * Elasticsearch's external versioning compares: epoch milliseconds for a time, the number for a counter.
@@ -9,9 +11,11 @@ export function externalVersion(version: string): number | undefined {
     const value = Number(version);
     return Number.isSafeInteger(value) ? value : undefined;
   }
-  if (/^\d{4}-\d{2}-\d{2}/.test(version)) {
-    const time = Date.parse(version);
-    if (!Number.isNaN(time) && time >= 0) return time;
+  // The store's sort key reads the time (a zone-less one as UTC), so Elasticsearch orders versions as the store does.
+  const key = versionKey(version);
+  if (key.startsWith('t:')) {
+    const time = Date.parse(key.slice(2));
+    if (time >= 0) return time;
   }
   return undefined;
 }

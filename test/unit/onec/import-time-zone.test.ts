@@ -9,6 +9,7 @@ import { parseOneCDate, parseOneCVersion } from '../../../src/onec/one-c-values.
 import { readCommerceMl } from '../../../src/onec/read-commerceml.js';
 import { readOneCCsv } from '../../../src/onec/read-csv.js';
 import { versionKey } from '../../../src/recordstore/versioning.js';
+import { externalVersion } from '../../../src/sinks/elasticsearch/external-version.js';
 
 /*
  * Defect 9: a zone-less 1C date-time is read in import.timeZone (default Europe/Moscow), never in the
@@ -130,6 +131,16 @@ describe('versionKey never reads the process zone', () => {
     expect(versionKey('2026-11-22')).toBe('t:2026-11-22T00:00:00.000Z');
     expect(versionKey('2026-11-22T10:15:00+03:00')).toBe('t:2026-11-22T07:15:00.000Z');
     expect(versionKey('2026-11-22T07:15:00.000Z')).toBe('t:2026-11-22T07:15:00.000Z');
+  });
+});
+
+describe('the Elasticsearch external version never reads the process zone', () => {
+  it.each(processZones)('a zone-less version is UTC there too (TZ=%s)', (zone) => {
+    process.env.TZ = zone;
+    expect(externalVersion('2026-11-22T10:15:00')).toBe(Date.UTC(2026, 10, 22, 10, 15, 0));
+    expect(externalVersion('2026-11-22T07:15:00.000Z')).toBe(Date.UTC(2026, 10, 22, 7, 15, 0));
+    expect(externalVersion('2026-11-22T10:15:00+03:00')).toBe(Date.UTC(2026, 10, 22, 7, 15, 0));
+    expect(externalVersion('42')).toBe(42);
   });
 });
 
