@@ -50,6 +50,14 @@ describe('import versions do not depend on the process time zone', () => {
     expect(new Set(again.map((m) => JSON.parse(m.content.toString()).version))).toEqual(new Set(['2020-04-07T10:16:06.000Z']));
   });
 
+  it('refuses an unknown import.timeZone with exit 78 naming the key', async () => {
+    const work = tempWorkdir({ import: { timeZone: 'Europe/Atlantis' } });
+    cleanups.push(async () => work.remove());
+    const result = await runCli(['config'], { cwd: work.dir, env: { TZ: 'UTC' } });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('import.timeZone: ');
+  });
+
   it('a later export imported by a writer in another zone is written, not refused as stale', async () => {
     const s = scenario();
     await s.cli('UTC', 'setup');
