@@ -46,7 +46,13 @@ describe('chaos: kill -9 of a drain mid-batch (PostgreSQL store)', () => {
     const killed = runCli(['user', '--batch-size', '50', '--prefetch', '200'], { env, cwd: work.dir, timeoutMs: 90_000, onSpawn: (p) => { pid = p; } });
     // Kill it while it is writing: the store holds some records, not all.
     let atKill = 0;
-    await waitFor('the drain to have written some records', async () => { atKill = await stored(); return atKill >= 500; }, 60_000, 10);
+    let ended: { code: number | null; stderr: string } | undefined;
+    void killed.then((r) => { ended = r; }, () => undefined);
+    await waitFor('the drain to have written some records', async () => {
+      if (ended) throw new Error(`the drain ended before it could be killed: exit ${ended.code}\n${ended.stderr}`);
+      atKill = await stored();
+      return atKill >= 500;
+    }, 60_000, 10);
     const backends = async () => Number((await probe.query('SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName])).rows[0].n);
     // pg takes application_name from the URL: the drain's connections carry it (else the wait below proves nothing).
     expect(await backends()).toBeGreaterThan(0);
