@@ -24,6 +24,8 @@ export class BoundedConsumer {
   private received = 0;
   private ackedUpTo = 0;
   private readonly settled = new Set<number>();
+  /** An ack failed: the channel is gone, and with it every unacked message went back to the queue. */
+  private channelLost = false;
 
   constructor(private readonly channel: Channel, private readonly queue: string, private readonly options: BoundedConsumerOptions) {
     this.limit = options.limit;
@@ -71,17 +73,32 @@ export class BoundedConsumer {
     this.ackReady();
   }
 
+  /**
+   * Acks what is settled, as far as the bound allows: the unbroken run from the last ack with one
+   * `multiple` ack, then, past a gap (a message that failed and is left to go back to the queue), each
+   * on its own, since a `multiple` ack would take the gap with it. Never throws: on a closed channel
+   * the unacked messages are back in the queue already, which is what "not acked" must mean.
+   */
   private ackReady(): void {
-    if (this.options.holdAll) return;
+    if (this.options.holdAll || this.channelLost) return;
     const ceiling = this.limit > 0 && this.cancelled === undefined ? this.limit - this.prefetch : Number.POSITIVE_INFINITY;
     let upTo = this.ackedUpTo;
     while (upTo < ceiling && this.settled.has(upTo + 1)) {
       upTo++;
       this.settled.delete(upTo);
     }
-    if (upTo > this.ackedUpTo) {
-      this.channel.ack({ fields: { deliveryTag: upTo } } as ConsumeMessage, true);
-      this.ackedUpTo = upTo;
+    try {
+      if (upTo > this.ackedUpTo) {
+        this.channel.ack({ fields: { deliveryTag: upTo } } as ConsumeMessage, true);
+        this.ackedUpTo = upTo;
+      }
+      for (const tag of this.settled) {
+        if (tag > ceiling) continue;
+        this.channel.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, false);
+        this.settled.delete(tag);
+      }
+    } catch {
+      this.channelLost = true;
     }
   }
 }

@@ -1,4 +1,4 @@
-import amqp, { type ChannelModel } from 'amqplib';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { ExchangeError } from '../errors.js';
 import { maskUrl } from '../config/secrets.js';
 
@@ -28,6 +28,9 @@ export async function connectAmqp(url: string, options: ConnectOptions): Promise
   try {
     const connection = await Promise.race([attempt, deadline]);
     connection.on('error', () => { /* reported through the 'close' of the channels that use it */ });
+    // A memory or disk alarm: the broker stops reading this connection once it publishes (connection.blocked).
+    connection.on('blocked', (reason: string) => { blockedReasons.set(connection, reason || 'no reason given'); });
+    connection.on('unblocked', () => { blockedReasons.delete(connection); });
     return connection;
   } catch (error) {
     // A connection that opens after the deadline must not keep the process alive.
@@ -36,6 +39,68 @@ export async function connectAmqp(url: string, options: ConnectOptions): Promise
       hint: 'check that RabbitMQ runs and that amqp.url / EXCHANGE_AMQP_URL is right',
       cause: error,
     });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const blockedReasons = new WeakMap<ChannelModel, string>();
+
+/** Why the broker blocked the connection ("low on memory", …), while it is blocked. */
+export function blockedReason(connection: ChannelModel): string | undefined {
+  return blockedReasons.get(connection);
+}
+
+interface SocketInternals { connection?: { stream?: { resetAndDestroy?: () => void; destroy: () => void }; onSocketError?: (error: Error) => void } }
+
+/**
+ * Drops the connection with a TCP reset, at once. A blocked broker has not read what we sent; after a
+ * FIN (amqplib's close) it would still read and enqueue those publishes when the alarm clears, although
+ * we never got their confirms, so a retry of them would be a duplicate. A reset makes the kernel discard
+ * them. amqplib does not notice a socket destroyed locally, so it is told as if the socket had failed:
+ * its channels close and their pending operations settle.
+ */
+export function abortAmqp(connection: ChannelModel, reason: string): void {
+  const internals = (connection as unknown as SocketInternals).connection;
+  const stream = internals?.stream;
+  if (!stream) return;
+  if (typeof stream.resetAndDestroy === 'function') stream.resetAndDestroy();
+  else stream.destroy();
+  try {
+    internals.onSocketError?.(new Error(reason));
+  } catch {
+    // already closed
+  }
+}
+
+/** Closes within `timeoutMs`, else aborts: a broker that stopped reading never answers connection.close. */
+export async function closeAmqp(connection: ChannelModel, timeoutMs: number): Promise<void> {
+  const blocked = blockedReason(connection);
+  if (blocked !== undefined) {
+    abortAmqp(connection, `closed while RabbitMQ blocked the connection (${blocked})`);
+    return;
+  }
+  if (!(await within(connection.close().then(() => true, () => true), timeoutMs))) abortAmqp(connection, `no answer to connection.close within ${timeoutMs} ms`);
+}
+
+/**
+ * Closes a channel within `timeoutMs`. A channel of a blocked or lost connection never gets its close-ok,
+ * and amqplib leaves such a close pending for good when the connection goes away meanwhile.
+ */
+export async function closeChannel(channel: Channel, timeoutMs: number): Promise<void> {
+  const closed = new Promise<boolean>((resolve) => {
+    channel.once('close', () => resolve(true));
+    channel.close().then(() => resolve(true), () => resolve(true));
+  });
+  await within(closed, timeoutMs);
+}
+
+/** Whether `promise` settled within `timeoutMs` (one timer, cleared at once). */
+async function within(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+  try {
+    return await Promise.race([promise.then(() => true as const), timedOut]);
   } finally {
     clearTimeout(timer);
   }

@@ -2,7 +2,8 @@ import type { ConsumeMessage } from 'amqplib';
 import { BoundedConsumer } from '../amqp/bounded-consumer.js';
 import { declareTopology } from '../amqp/declare-topology.js';
 import { FailureRouter } from '../amqp/failure-router.js';
-import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
+import { closeChannel } from '../amqp/connect.js';
+import { ConfirmPublisher, publishError, type PublishOutcome } from '../amqp/publisher.js';
 import { requireRoutes, type RouteTopology } from '../amqp/topology.js';
 import { ExchangeError } from '../errors.js';
 import { parseEnvelope, type Envelope } from '../messages/envelope.js';
@@ -82,7 +83,7 @@ class RouteDrain {
       if (!closingOurselves) this.brokerFailure ??= new Error('the connection or channel was closed');
       this.inbox.close();
     });
-    const publisher = await ConfirmPublisher.open(connection);
+    const publisher = await ConfirmPublisher.open(connection, { confirmTimeoutMs: this.context.config.amqp.confirmTimeoutMs });
     const router = new FailureRouter(publisher, this.route, this.context.config.amqp.maxAttempts);
     const consumer = new BoundedConsumer(channel, this.route.queue, {
       prefetch: this.options.prefetch,
@@ -117,7 +118,7 @@ class RouteDrain {
       this.options.signal?.removeEventListener('abort', stopConsuming);
       // Closing the channel gives back whatever was not acked (a dry run's messages, or a failed batch).
       closingOurselves = true;
-      await channel.close().catch(() => undefined);
+      await closeChannel(channel, this.context.config.amqp.confirmTimeoutMs);
       await publisher.close();
     }
   }
@@ -155,11 +156,20 @@ class RouteDrain {
       const { destination, outgoing } = router.plan(failure.message, failure);
       return { destination, failure, outcome: await router.send(outgoing) };
     }));
+    const unsent = new Map<ConsumeMessage, PublishOutcome & { ok: false }>();
     for (const { destination, failure, outcome } of routed) {
-      if (!outcome.ok) throw unroutableError(outcome);
+      if (!outcome.ok) { unsent.set(failure.message, outcome); continue; }
       if (destination === 'dlq') this.counts.deadLettered++;
       else this.counts.retried++;
       this.context.reporter.debug(`${this.route.queue}: ${failure.message.properties.messageId ?? '?'} → ${destination}: ${failure.reason}`);
+    }
+    if (unsent.size > 0) {
+      // A confirmed copy is in .retry/.dlq: its original is acked, or it would come back as a duplicate.
+      // An unconfirmed one's original is not, and returns to the queue when the channel closes. Cancelling
+      // first lifts the --limit bound, so the written items are acked too rather than redelivered.
+      await consumer.stop();
+      consumer.settle(batch.filter((message) => !unsent.has(message)));
+      throw publishError(unsent.values().next().value!);
     }
     if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
     consumer.settle(batch);

@@ -1,5 +1,5 @@
 import type { ChannelModel } from 'amqplib';
-import { connectAmqp } from '../amqp/connect.js';
+import { closeAmqp, connectAmqp } from '../amqp/connect.js';
 import { resolveRecordStoreUrl, type LoadedConfig } from '../config/load-config.js';
 import type { ExchangeConfig } from '../config/schema.js';
 import { openRecordStore } from '../recordstore/open-record-store.js';
@@ -28,6 +28,11 @@ export class JobContext {
     this.amqp ??= connectAmqp(this.config.amqp.url, {
       timeoutMs: this.config.amqp.connectTimeoutMs,
       heartbeatSeconds: this.config.amqp.heartbeatSeconds,
+    }).then((connection) => {
+      // Publishes wait for 'unblocked' up to amqp.confirmTimeoutMs (ConfirmPublisher); say why meanwhile.
+      connection.on('blocked', (reason: string) => this.reporter.warn(`RabbitMQ blocked the connection (${reason}): publishing waits up to ${this.config.amqp.confirmTimeoutMs} ms`));
+      connection.on('unblocked', () => this.reporter.info('RabbitMQ unblocked the connection'));
+      return connection;
     });
     return this.amqp;
   }
@@ -38,7 +43,8 @@ export class JobContext {
     this.amqp = undefined;
     this.store = undefined;
     await Promise.all([
-      amqp?.then((c) => c.close(), () => undefined).catch(() => undefined),
+      // Bounded: a blocked broker never answers connection.close, and a cron job must end.
+      amqp?.then((c) => closeAmqp(c, this.config.amqp.confirmTimeoutMs), () => undefined).catch(() => undefined),
       store?.then((s) => s.close(), () => undefined).catch(() => undefined),
     ]);
   }

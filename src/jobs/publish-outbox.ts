@@ -1,5 +1,5 @@
 import { envelopeMessage } from '../amqp/envelope-message.js';
-import { ConfirmPublisher, PublishTracker, type PublishOutcome } from '../amqp/publisher.js';
+import { ConfirmPublisher, PublishTracker, publishError, type PublishOutcome } from '../amqp/publisher.js';
 import { exchangeName } from '../amqp/topology.js';
 import type { Envelope } from '../messages/envelope.js';
 import type { OutboxRow, RecordStore } from '../recordstore/record-store.js';
@@ -18,7 +18,7 @@ const pageSize = 1000;
 export async function publishOutbox(context: JobContext, store: RecordStore, counts: Counts): Promise<void> {
   if ((await store.countPendingOutbox()) === 0) return;
   // The window spans pages: the broker never waits for us to read or mark a page.
-  const publisher = await ConfirmPublisher.open(await context.connection());
+  const publisher = await ConfirmPublisher.open(await context.connection(), { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs });
   const checked = new Set<string>();
   const tracker = new PublishTracker();
   let marking: Promise<void> = Promise.resolve();
@@ -30,7 +30,8 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
       afterSeq = rows[rows.length - 1].seq;
       const types = [...new Set(rows.map((row) => row.type))].filter((type) => !checked.has(type));
       if (types.length > 0) {
-        await ensureTopology(context, types);
+        // A timed-out publish resets the connection under this check: report the timeout, not the check.
+        await ensureTopology(context, types).catch((error) => { throw tracker.failure ? publishError(tracker.failure) : error; });
         types.forEach((type) => checked.add(type));
       }
       const outcomes: Promise<PublishOutcome>[] = [];

@@ -27,7 +27,7 @@ export async function publish(context: JobContext, options: PublishOptions): Pro
     }
     if (options.dryRun || counts.read === 0) return;
     await ensureTopology(context, [options.type]);
-    const publisher = await ConfirmPublisher.open(await context.connection());
+    const publisher = await ConfirmPublisher.open(await context.connection(), { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs });
     const exchange = exchangeName(context.config, options.type);
     const tracker = new PublishTracker();
     try {

@@ -1,6 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import { Header, numberHeader, republishOptions } from '../amqp/failure-headers.js';
-import { ConfirmPublisher, unroutableError } from '../amqp/publisher.js';
+import { closeChannel } from '../amqp/connect.js';
+import { ConfirmPublisher, publishError } from '../amqp/publisher.js';
 import { requireRoutes, type RouteTopology } from '../amqp/topology.js';
 import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
@@ -51,10 +52,16 @@ export async function replayDeadLetters(context: JobContext, options: ReplayOpti
 async function replayRoute(context: JobContext, route: RouteTopology, options: ReplayOptions, matchers: Matcher[], onMessage: (m: DeadLetteredMessage) => void) {
   const connection = await context.connection();
   const channel = await connection.createChannel();
-  channel.on('error', () => undefined);
-  const publisher = await ConfirmPublisher.open(connection);
+  let lost: Error | undefined;
+  let closingOurselves = false;
+  channel.on('error', (error: Error) => { lost ??= error; });
+  const publisher = await ConfirmPublisher.open(connection, { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs });
   const inbox = new Inbox<ConsumeMessage>();
-  channel.on('close', () => inbox.close());
+  channel.on('close', () => {
+    // A close we did not ask for ends the run as "broker unavailable", never as a finished replay.
+    if (!closingOurselves) lost ??= new Error('the connection or channel was closed');
+    inbox.close();
+  });
   let read = 0;
   let published = 0;
   try {
@@ -83,17 +90,28 @@ async function replayRoute(context: JobContext, route: RouteTopology, options: R
           body: message.content,
           options: republishOptions(message, { [Header.attempts]: 0, [Header.replays]: numberHeader(message, Header.replays) + 1 }),
         });
-        if (!outcome.ok) throw unroutableError(outcome);
+        if (!outcome.ok) throw publishError(outcome);
+        if (lost) throw dlqLost(route, lost);
         channel.ack(message);
         published++;
       }
       if (options.limit > 0 && published >= options.limit) await stop();
     }
+    if (lost) throw dlqLost(route, lost);
   } finally {
-    await channel.close().catch(() => undefined);
+    closingOurselves = true;
+    // Unacked messages go back to the dlq when the channel closes (or the connection is reset).
+    await closeChannel(channel, context.config.amqp.confirmTimeoutMs);
     await publisher.close();
   }
   return { read, published };
+}
+
+function dlqLost(route: RouteTopology, cause: Error): ExchangeError {
+  return new ExchangeError('AMQP_UNAVAILABLE', `RabbitMQ closed the channel of ${route.deadLetterQueue}: ${cause.message}`, {
+    hint: 'unacked messages went back to the dlq; one replayed just before may now also be in the work queue: run again later',
+    cause,
+  });
 }
 
 type Matcher = (message: ConsumeMessage) => boolean;

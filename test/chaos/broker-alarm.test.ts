@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestBroker } from '../support/broker.js';
+import { withMemoryAlarm } from '../support/chaos.js';
+import { runCli } from '../support/cli.js';
+import { tempWorkdir, userBodies } from '../support/envelopes.js';
+import { amqpUrl, uniqueName } from '../support/services.js';
+
+/**
+ * Issue 7, defect 5: a broker in a memory alarm blocks every publishing connection and confirms never
+ * come. Every command that publishes must give up within amqp.confirmTimeoutMs with exit 69, ack nothing,
+ * mark nothing published, and leave no message behind in the broker that it did not get confirmed.
+ * All scenarios live in this one file: an alarm blocks every publisher on the machine, so they run serially.
+ */
+const confirmTimeoutMs = 3000;
+/** Process start, reading the fixture and closing: generous, but far below "waits forever". */
+const marginMs = 7000;
+const catalog = path.resolve(__dirname, '../../fixtures/1c/dobromyslov-commerceml-parser/import0_1.xml');
+const catalogProducts = 36;
+
+let broker: TestBroker;
+beforeAll(async () => { broker = await TestBroker.open(); });
+afterAll(async () => { await broker.close(); });
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(); });
+
+function scenario() {
+  const tenant = uniqueName('t');
+  const work = tempWorkdir({ amqp: { confirmTimeoutMs, retryDelayMs: 60_000 }, drain: { idleMs: 400 } });
+  const env = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant };
+  cleanups.push(async () => { await broker.deleteTenant(tenant); work.remove(); });
+  const cli = (...args: string[]) => runCli(args, { env, cwd: work.dir, timeoutMs: 20_000 });
+  const timed = async (...args: string[]) => {
+    const started = Date.now();
+    const result = await cli(...args);
+    return { ...result, elapsedMs: Date.now() - started };
+  };
+  const storeCount = (sql: string) => {
+    const db = new Database(path.join(work.dir, 'exchange.db'), { readonly: true });
+    try {
+      return (db.prepare(sql).get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  return { tenant, work, cli, timed, storeCount, queue: (type: string) => `${tenant}.${type}.records` };
+}
+
+describe('a broker in a memory alarm (connection.blocked, no confirms)', () => {
+  it('import: exit 69 within the confirm timeout, records stored, every event still pending; after the alarm a run publishes them exactly once', async () => {
+    const s = scenario();
+    expect((await s.cli('setup')).code).toBe(0);
+    const blocked = await withMemoryAlarm(() => s.timed('import', 'product', catalog, '--json'));
+    expect(blocked.code, blocked.stderr).toBe(69);
+    expect(blocked.elapsedMs).toBeLessThan(confirmTimeoutMs + marginMs);
+    expect(blocked.stderr).toContain(`${confirmTimeoutMs} ms`);
+    expect(blocked.stderr).toContain('low on memory');
+    expect(s.storeCount('SELECT count(*) AS n FROM records')).toBe(catalogProducts);
+    expect(s.storeCount('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).toBe(catalogProducts);
+    expect(await broker.depth(s.queue('product'))).toBe(0);
+
+    // Nothing changes in the store, so the second import only publishes what is pending.
+    const after = await s.cli('import', 'product', catalog, '--json');
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.summary).toMatchObject({ read: catalogProducts, written: 0, unchanged: catalogProducts, published: catalogProducts });
+    expect(s.storeCount('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).toBe(0);
+    await broker.waitForDepth(s.queue('product'), catalogProducts);
+    // The unconfirmed copies of the blocked run never reached the queue: no duplicates.
+    const ids = (await broker.peekAll(s.queue('product'))).map((message) => JSON.parse(message.content.toString()).id as string);
+    expect(new Set(ids).size).toBe(catalogProducts);
+  });
+
+  it('publish: exit 69 within the confirm timeout, nothing in the queue', async () => {
+    const s = scenario();
+    expect((await s.cli('setup')).code).toBe(0);
+    const file = path.join(s.work.dir, 'users.jsonl');
+    fs.writeFileSync(file, `${userBodies(['u1', 'u2', 'u3', 'u4', 'u5']).join('\n')}\n`);
+    const blocked = await withMemoryAlarm(() => s.timed('publish', 'user', file, '--json'));
+    expect(blocked.code, blocked.stderr).toBe(69);
+    expect(blocked.elapsedMs).toBeLessThan(confirmTimeoutMs + marginMs);
+    expect(blocked.stderr).toContain(`${confirmTimeoutMs} ms`);
+    expect(await broker.depth(s.queue('user'))).toBe(0);
+  });
+
+  it('drain: a failure republish that is never confirmed acks nothing; the message stays in the work queue, the dlq stays empty', async () => {
+    const s = scenario();
+    expect((await s.cli('setup')).code).toBe(0);
+    await broker.publish(`${s.tenant}.user`, 'user.upsert', '{"not": json');
+    await broker.waitForDepth(s.queue('user'), 1);
+    const blocked = await withMemoryAlarm(() => s.timed('user', '--json'));
+    expect(blocked.code, blocked.stderr).toBe(69);
+    expect(blocked.elapsedMs).toBeLessThan(confirmTimeoutMs + marginMs);
+    expect(blocked.stderr).toContain(`${confirmTimeoutMs} ms`);
+    await broker.waitForDepth(s.queue('user'), 1);
+    expect(await broker.depth(`${s.queue('user')}.dlq`)).toBe(0);
+    expect(await broker.depth(`${s.queue('user')}.retry`)).toBe(0);
+  });
+
+  it('replay-dlq: exit 69 within the confirm timeout, the dead-lettered message stays in the dlq', async () => {
+    const s = scenario();
+    expect((await s.cli('setup')).code).toBe(0);
+    await broker.publish('', `${s.queue('user')}.dlq`, userBodies(['parked'])[0]);
+    const blocked = await withMemoryAlarm(() => s.timed('replay-dlq', 'user', '--json'));
+    expect(blocked.code, blocked.stderr).toBe(69);
+    expect(blocked.elapsedMs).toBeLessThan(confirmTimeoutMs + marginMs);
+    expect(blocked.stderr).toContain(`${confirmTimeoutMs} ms`);
+    await broker.waitForDepth(`${s.queue('user')}.dlq`, 1);
+    expect(await broker.depth(s.queue('user'))).toBe(0);
+  });
+});
