@@ -17,6 +17,9 @@ export interface QueueStatus {
 export interface StatusReport {
   queues: QueueStatus[];
   pendingOutbox: number;
+  /** When the oldest pending event was written, and how long ago (seconds): null when nothing waits. */
+  oldestPendingOutboxAt: string | null;
+  oldestPendingOutboxAgeSeconds: number | null;
   lastRuns: RunRow[];
   locks: LockRow[];
 }
@@ -42,7 +45,15 @@ export async function status(context: JobContext): Promise<StatusReport> {
     });
   }
   const store = await context.recordStore();
-  return { queues, pendingOutbox: await store.countPendingOutbox(), lastRuns: await store.listRuns(10), locks: await store.heldLocks() };
+  const oldest = await store.oldestPendingOutbox();
+  return {
+    queues,
+    pendingOutbox: await store.countPendingOutbox(),
+    oldestPendingOutboxAt: oldest,
+    oldestPendingOutboxAgeSeconds: oldest ? Math.max(0, Math.round((Date.now() - Date.parse(oldest)) / 1000)) : null,
+    lastRuns: await store.listRuns(10),
+    locks: await store.heldLocks(),
+  };
 }
 
 async function managedQueues(context: JobContext): Promise<Map<string, ManagedQueue> | undefined> {

@@ -9,6 +9,8 @@ import { planBatch, recordKey, type ExistingRow } from './versioning.js';
 
 type Row = Record<string, unknown>;
 const retryableSqlStates = new Set(['40P01', '40001']);
+/** PostgreSQL refusing connections because all slots are taken: busy, not down (DESIGN §12). */
+const tooManyConnections = '53300';
 const migrationLockKey = 7_305_117_001;
 
 /**
@@ -38,6 +40,7 @@ export class PostgresRecordStore implements RecordStore {
       client.release();
     } catch (error) {
       await pool.end().catch(() => undefined);
+      if ((error as { code?: string }).code === tooManyConnections) throw storeBusy(location, error);
       throw new ExchangeError('RECORD_STORE_UNAVAILABLE', `cannot connect to the record store ${maskUrl(url)} (${location}): ${(error as Error).message}`, {
         hint: 'check that PostgreSQL runs and accepts connections, or set recordStore.url / EXCHANGE_RECORD_STORE',
         cause: error,
@@ -158,6 +161,11 @@ export class PostgresRecordStore implements RecordStore {
   async countPendingOutbox(): Promise<number> {
     const { rows } = await this.pool.query('SELECT COUNT(*)::bigint AS n FROM outbox WHERE published_at IS NULL');
     return Number(rows[0].n);
+  }
+
+  async oldestPendingOutbox(): Promise<string | null> {
+    const { rows } = await this.pool.query('SELECT created_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1');
+    return rows[0] ? (rows[0].created_at as Date).toISOString() : null;
   }
 
   async getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>> {

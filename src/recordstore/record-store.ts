@@ -85,6 +85,8 @@ export interface RecordStore {
   pendingOutbox(limit: number, afterSeq?: number): Promise<OutboxRow[]>;
   markPublished(seqs: number[]): Promise<void>;
   countPendingOutbox(): Promise<number>;
+  /** When the oldest unpublished event was written (ISO), null when none waits: how long a broker outage has lasted. */
+  oldestPendingOutbox(): Promise<string | null>;
   /** Deletes events published before `before` (the outbox is a hand-over, not an archive); returns how many. */
   prunePublishedOutbox(before: Date): Promise<number>;
   getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>>;

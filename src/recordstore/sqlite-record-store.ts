@@ -7,6 +7,8 @@ import { groupLinks } from './group-links.js';
 import { planBatch, recordKey, type ExistingRow } from './versioning.js';
 
 type Row = Record<string, unknown>;
+/** How long a write waits for another process's write lock before the run gives up with 75. */
+const busyTimeoutMs = 10_000;
 
 /** The embedded engine: one file, WAL mode, synchronous better-sqlite3 calls behind the async interface. */
 export class SqliteRecordStore implements RecordStore {
@@ -27,9 +29,10 @@ export class SqliteRecordStore implements RecordStore {
   static open(file: string, options: { synchronous?: 'full' | 'normal' } = {}): SqliteRecordStore {
     try {
       const db = new Database(file);
+      // First: switching a new file to WAL takes the write lock, and a second process must wait for it, not fail.
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      db.pragma('busy_timeout = 10000');
       return new SqliteRecordStore(db, file);
     } catch (error) {
       throw new ExchangeError('RECORD_STORE_UNAVAILABLE', `cannot open the record store sqlite:${file}: ${(error as Error).message}`, {
@@ -40,21 +43,24 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async migrate(): Promise<void> {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    this.busy(() => this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)'));
     const applied = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+    const isApplied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
     for (const migration of migrations) {
       if (applied.has(migration.version)) continue;
-      this.db.transaction(() => {
+      this.busy(() => this.db.transaction(() => {
+        // Another process may have applied it between our read and our write lock: asked again under the lock.
+        if (isApplied.get(migration.version)) return;
         this.db.exec(migration.sqlite);
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
-      }).immediate();
+      }).immediate());
     }
   }
 
   async writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return [];
     const statements = this.writeStatements();
-    return this.db.transaction(() => {
+    return this.busy(() => this.db.transaction(() => {
       const existing = new Map<string, ExistingRow>();
       // One statement per type finds every stored row of the batch.
       for (const type of new Set(writes.map((w) => w.type))) {
@@ -70,7 +76,7 @@ export class SqliteRecordStore implements RecordStore {
         if (changed && write.outboxMessage) statements.outbox.run(write.type, write.id, write.outboxMessage, now);
       }
       return outcomes;
-    }).immediate();
+    }).immediate());
   }
 
   private statements?: { select: Database.Statement; upsert: Database.Statement; outbox: Database.Statement };
@@ -106,7 +112,7 @@ export class SqliteRecordStore implements RecordStore {
    */
   async transaction<T>(work: (store: RecordStore) => Promise<T>): Promise<T> {
     if (this.db.inTransaction) return work(this);
-    this.db.exec('BEGIN IMMEDIATE');
+    this.busy(() => this.db.exec('BEGIN IMMEDIATE'));
     try {
       const result = await work(this);
       this.db.exec('COMMIT');
@@ -135,7 +141,7 @@ export class SqliteRecordStore implements RecordStore {
 
   async markPublished(seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
-    this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq IN (SELECT value FROM json_each(?))').run(new Date().toISOString(), JSON.stringify(seqs));
+    this.busy(() => this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq IN (SELECT value FROM json_each(?))').run(new Date().toISOString(), JSON.stringify(seqs)));
   }
 
   async prunePublishedOutbox(before: Date): Promise<number> {
@@ -144,6 +150,11 @@ export class SqliteRecordStore implements RecordStore {
 
   async countPendingOutbox(): Promise<number> {
     return Number((this.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL').get() as Row).n);
+  }
+
+  async oldestPendingOutbox(): Promise<string | null> {
+    const row = this.db.prepare('SELECT created_at FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1').get() as Row | undefined;
+    return row ? String(row.created_at) : null;
   }
 
   async getLinks(type: EntityType, target: string, ids: string[]): Promise<Map<string, string>> {
@@ -159,20 +170,20 @@ export class SqliteRecordStore implements RecordStore {
   async setLinks(type: EntityType, target: string, links: Map<string, string>): Promise<void> {
     const upsert = this.db.prepare(`INSERT INTO links (type, id, target, target_id) VALUES (?, ?, ?, ?)
       ON CONFLICT (type, id, target) DO UPDATE SET target_id = excluded.target_id`);
-    this.db.transaction(() => { for (const [id, targetId] of links) upsert.run(type, id, target, targetId); })();
+    this.busy(() => this.db.transaction(() => { for (const [id, targetId] of links) upsert.run(type, id, target, targetId); })());
   }
 
   async tryLock(name: string, forMs: number, owner: string): Promise<boolean> {
     const now = Date.now();
-    const result = this.db.prepare(`INSERT INTO locks (name, lock_until, locked_at, locked_by) VALUES (?, ?, ?, ?)
+    const result = this.busy(() => this.db.prepare(`INSERT INTO locks (name, lock_until, locked_at, locked_by) VALUES (?, ?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET lock_until = excluded.lock_until, locked_at = excluded.locked_at, locked_by = excluded.locked_by
-      WHERE locks.lock_until <= ?`).run(name, now + forMs, now, owner, now);
+      WHERE locks.lock_until <= ?`).run(name, now + forMs, now, owner, now));
     return result.changes === 1;
   }
 
   async extendLock(name: string, forMs: number, owner: string): Promise<boolean> {
     const now = Date.now();
-    const result = this.db.prepare('UPDATE locks SET lock_until = ? WHERE name = ? AND locked_by = ? AND lock_until > ?').run(now + forMs, name, owner, now);
+    const result = this.busy(() => this.db.prepare('UPDATE locks SET lock_until = ? WHERE name = ? AND locked_by = ? AND lock_until > ?').run(now + forMs, name, owner, now));
     return result.changes === 1;
   }
 
@@ -189,13 +200,13 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async startRun(command: string): Promise<number> {
-    const result = this.db.prepare('INSERT INTO runs (command, started_at, status) VALUES (?, ?, ?)').run(command, new Date().toISOString(), 'running');
+    const result = this.busy(() => this.db.prepare('INSERT INTO runs (command, started_at, status) VALUES (?, ?, ?)').run(command, new Date().toISOString(), 'running'));
     return Number(result.lastInsertRowid);
   }
 
   async finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void> {
-    this.db.prepare('UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?')
-      .run(new Date().toISOString(), status, JSON.stringify(counts), error, id);
+    this.busy(() => this.db.prepare('UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?')
+      .run(new Date().toISOString(), status, JSON.stringify(counts), error, id));
   }
 
   async listRuns(limit: number): Promise<RunRow[]> {
@@ -209,6 +220,25 @@ export class SqliteRecordStore implements RecordStore {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  /**
+   * SQLite's database lock is whole-file: when another process holds it past the busy timeout, no write of
+   * this run can succeed, whatever the item. That is "try later" for the run (exit 75), never an item's fault.
+   */
+  private busy<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      const code = String((error as { code?: string }).code ?? '');
+      if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+        throw new ExchangeError('STORE_BUSY', `the record store sqlite:${this.location} is busy: another process holds its write lock (waited ${busyTimeoutMs / 1000} s)`, {
+          hint: 'nothing was acked or kept from this run; run again when the other run (an import?) is done (a cron run will)',
+          cause: error,
+        });
+      }
+      throw error;
+    }
   }
 }
 

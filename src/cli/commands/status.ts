@@ -17,7 +17,7 @@ export function registerStatusCommand(program: Command): void {
         const show = (n: number | null) => (n === null ? 'missing' : String(n));
         const unacked = (q: (typeof report.queues)[number]) => (q.ready === null ? 'missing' : q.unacked === null ? '-' : String(q.unacked));
         printTable(['queue', 'ready', 'unacked', 'consumers', 'retry', 'dlq'], report.queues.map((q) => [q.queue, show(q.ready), unacked(q), show(q.consumers), show(q.retry), show(q.dlq)]));
-        printLine(`outbox: ${report.pendingOutbox} pending`);
+        printLine(`outbox: ${report.pendingOutbox} pending${report.oldestPendingOutboxAt ? `, the oldest since ${report.oldestPendingOutboxAt} (${report.oldestPendingOutboxAgeSeconds} s): run \`exchange publish --outbox\`` : ''}`);
         for (const lock of report.locks) printLine(`lock ${lock.name}: held by ${lock.lockedBy} until ${lock.lockUntil}`);
         for (const run of report.lastRuns.slice(0, 5)) printLine(`run ${run.id} ${run.command} ${run.startedAt} ${run.status}${run.error ? `: ${run.error}` : ''}`);
         return 0;

@@ -17,12 +17,17 @@ export class RecordsSink implements Sink {
     try {
       return (await this.store.writeBatch(writes)).map(fromOutcome);
     } catch (error) {
+      // A store busy or down as a whole fails the run, not the items (DESIGN §12): nothing is acked.
+      if (error instanceof ExchangeError) throw error;
+      if (isBusy(error)) throw busy(this.store, error);
       if (isUnavailable(error)) throw unavailable(this.store, error);
       const results: SinkItemResult[] = [];
       for (const write of writes) {
         try {
           results.push(fromOutcome((await this.store.writeBatch([write]))[0]));
         } catch (itemError) {
+          if (itemError instanceof ExchangeError) throw itemError;
+          if (isBusy(itemError)) throw busy(this.store, itemError);
           if (isUnavailable(itemError)) throw unavailable(this.store, itemError);
           results.push(classify(itemError));
         }
@@ -47,6 +52,11 @@ function fromOutcome(outcome: WriteOutcome): SinkItemResult {
 const permanentSqlStateClasses = ['22', '23', '42'];
 const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
+/** PostgreSQL out of connection slots: the store as a whole is busy (exit 75), no item's fault. */
+function isBusy(error: unknown): boolean {
+  return (error as { code?: string }).code === '53300';
+}
+
 function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return (code !== undefined && unavailableCodes.has(code)) || /Connection terminated|not queryable|database connection is not open/i.test((error as Error).message ?? '');
@@ -62,6 +72,13 @@ function classify(error: unknown): SinkItemResult {
 function unavailable(store: RecordStore, cause: unknown): ExchangeError {
   return new ExchangeError('RECORD_STORE_UNAVAILABLE', `the record store ${store.location} stopped answering: ${(cause as Error).message}`, {
     hint: 'nothing was acked that was not written; run again when the store is back',
+    cause,
+  });
+}
+
+function busy(store: RecordStore, cause: unknown): ExchangeError {
+  return new ExchangeError('STORE_BUSY', `the record store ${store.location} is busy: ${(cause as Error).message}`, {
+    hint: 'nothing was acked; run again later (a cron run will)',
     cause,
   });
 }
