@@ -162,7 +162,7 @@ export class ConfirmPublisher {
 
   private wakeWaiters(): void {
     // Someone moves on: the wait so far was progress, not a stall.
-    this.waitingSince = Date.now();
+    if (this.waiting > 0) this.waitingSince = Date.now();
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const wake of waiters) wake();
