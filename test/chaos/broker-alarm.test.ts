@@ -61,10 +61,9 @@ describe('a broker in a memory alarm (connection.blocked, no confirms)', () => {
     expect(s.storeCount('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).toBe(catalogProducts);
     expect(await broker.depth(s.queue('product'))).toBe(0);
 
-    // Nothing changes in the store, so the second import only publishes what is pending.
-    const after = await s.cli('import', 'product', catalog, '--json');
+    const after = await s.cli('publish', '--outbox', '--json');
     expect(after.code, after.stderr).toBe(0);
-    expect(after.summary).toMatchObject({ read: catalogProducts, written: 0, unchanged: catalogProducts, published: catalogProducts });
+    expect(after.summary).toMatchObject({ published: catalogProducts, exitCode: 0 });
     expect(s.storeCount('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).toBe(0);
     await broker.waitForDepth(s.queue('product'), catalogProducts);
     // The unconfirmed copies of the blocked run never reached the queue: no duplicates.
@@ -84,18 +83,21 @@ describe('a broker in a memory alarm (connection.blocked, no confirms)', () => {
     expect(await broker.depth(s.queue('user'))).toBe(0);
   });
 
-  it('drain: a failure republish that is never confirmed acks nothing; the message stays in the work queue, the dlq stays empty', async () => {
+  it('drain --exclusive: a failure republish that is never confirmed acks nothing, the message stays in the work queue, the dlq stays empty, the lock is released', async () => {
     const s = scenario();
     expect((await s.cli('setup')).code).toBe(0);
     await broker.publish(`${s.tenant}.user`, 'user.upsert', '{"not": json');
     await broker.waitForDepth(s.queue('user'), 1);
-    const blocked = await withMemoryAlarm(() => s.timed('user', '--json'));
+    const blocked = await withMemoryAlarm(() => s.timed('user', '--exclusive', '--json'));
     expect(blocked.code, blocked.stderr).toBe(69);
     expect(blocked.elapsedMs).toBeLessThan(confirmTimeoutMs + marginMs);
     expect(blocked.stderr).toContain(`${confirmTimeoutMs} ms`);
     await broker.waitForDepth(s.queue('user'), 1);
     expect(await broker.depth(`${s.queue('user')}.dlq`)).toBe(0);
     expect(await broker.depth(`${s.queue('user')}.retry`)).toBe(0);
+    // The lock was taken and given back: its renewal did not outlive the run.
+    expect(s.storeCount('SELECT count(*) AS n FROM locks')).toBe(1);
+    expect(s.storeCount(`SELECT count(*) AS n FROM locks WHERE lock_until > ${Date.now()}`)).toBe(0);
   });
 
   it('replay-dlq: exit 69 within the confirm timeout, the dead-lettered message stays in the dlq', async () => {
