@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectAmqp } from '../../src/amqp/connect.js';
+import { ConfirmPublisher, type PublishOutcome } from '../../src/amqp/publisher.js';
 import { TestBroker } from '../support/broker.js';
 import { withMemoryAlarm } from '../support/chaos.js';
 import { runCli } from '../support/cli.js';
@@ -110,5 +112,31 @@ describe('a broker in a memory alarm (connection.blocked, no confirms)', () => {
     expect(blocked.stderr).toContain(`${confirmTimeoutMs} ms`);
     await broker.waitForDepth(`${s.queue('user')}.dlq`, 1);
     expect(await broker.depth(s.queue('user'))).toBe(0);
+  });
+
+  it('ConfirmPublisher: sent publishes and those waiting in ready() for window room all fail with timeout within confirmTimeoutMs', async () => {
+    const queue = uniqueName('alarm.pub.');
+    const setup = await broker.connection.createChannel();
+    await setup.assertQueue(queue, { durable: false, arguments: { 'x-queue-type': 'classic' } });
+    await setup.close();
+    cleanups.push(async () => { const channel = await broker.connection.createChannel(); await channel.deleteQueue(queue); await channel.close(); });
+    const connection = await connectAmqp(amqpUrl, { timeoutMs: 5000, heartbeatSeconds: 0 });
+    try {
+      const publisher = await ConfirmPublisher.open(connection, { confirmTimeoutMs, window: 2 });
+      const { outcomes, elapsedMs } = await withMemoryAlarm(async () => {
+        const started = Date.now();
+        // Two go out at once; three wait in ready() for room the broker never makes.
+        const settled: PublishOutcome[] = await Promise.all(Array.from({ length: 5 }, (_, i) => publisher.publish({ exchange: '', routingKey: queue, body: Buffer.from(String(i)), options: {} })));
+        return { outcomes: settled, elapsedMs: Date.now() - started };
+      });
+      expect(outcomes.map((outcome) => (outcome.ok ? 'ok' : outcome.reason))).toEqual(['timeout', 'timeout', 'timeout', 'timeout', 'timeout']);
+      expect(elapsedMs).toBeGreaterThanOrEqual(confirmTimeoutMs - 50);
+      expect(elapsedMs).toBeLessThan(confirmTimeoutMs + 2000);
+      await publisher.close();
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
+    // The connection was reset: what the blocked broker had not read was never enqueued.
+    expect(await broker.depth(queue)).toBe(0);
   });
 });
