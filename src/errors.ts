@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'UNROUTABLE'
   | 'LOCKED'
   | 'STORE_BUSY'
+  | 'INTERRUPTED'
   | 'CONFIG'
   | 'TOPOLOGY_MISMATCH'
   | 'INTERNAL';
@@ -36,6 +37,7 @@ const exitByCode: Record<ErrorCode, ExitCodeValue> = {
   UNROUTABLE: ExitCode.unavailable,
   LOCKED: ExitCode.tempFail,
   STORE_BUSY: ExitCode.tempFail,
+  INTERRUPTED: ExitCode.tempFail,
   CONFIG: ExitCode.config,
   TOPOLOGY_MISMATCH: ExitCode.config,
   INTERNAL: ExitCode.internal,

@@ -44,15 +44,15 @@ export function parseType(value: string): EntityType {
 }
 
 /** SIGINT/SIGTERM abort the signal: the work in hand is finished and acked; a second signal exits at once. */
-export function shutdownSignal(): AbortSignal {
+export function shutdownSignal(what = 'finishing the batch in hand'): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) {
       process.stderr.write(`exchange: second ${name}, exiting now; unacked messages return to their queue\n`);
       process.exit(130);
     }
-    process.stderr.write(`exchange: ${name} received, finishing the batch in hand\n`);
-    controller.abort();
+    process.stderr.write(`exchange: ${name} received, ${what}\n`);
+    controller.abort(name);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

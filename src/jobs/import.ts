@@ -17,6 +17,8 @@ export interface ImportOptions {
   full: boolean;
   dryRun: boolean;
   batchSize?: number;
+  /** Aborted on SIGINT/SIGTERM: the file being read is rolled back whole, earlier files stay (and are published). */
+  signal?: AbortSignal;
 }
 
 /** The product fields only offers, prices and rests carry: a catalog record never wipes them. */
@@ -85,6 +87,7 @@ async function importFileOnce(context: JobContext, file: string, options: Import
     await store.transaction(async (tx) => {
       let batch: OneCRecord[] = [];
       for await (const record of records) {
+        if (options.signal?.aborted) throw interrupted(file, options.signal);
         counts.read++;
         scan.typesRead.add(record.type);
         if (options.full) setOf(scan.seen, record.type).add(record.id);
@@ -217,6 +220,12 @@ function refuseWrongKind(file: string, type: EntityType | 'all', scan: FileScan)
   if (holds.length === 0) return;
   throw new ExchangeError('BAD_INPUT', `${file}: holds ${holds.join(' and ')} data, no ${type} records`, {
     hint: `import it with \`exchange import ${holds[0]} ${file}\` or \`exchange import all ${file}\``,
+  });
+}
+
+function interrupted(file: string, signal: AbortSignal): ExchangeError {
+  return new ExchangeError('INTERRUPTED', `${String(signal.reason ?? 'a signal')} received: ${file} was rolled back, nothing of it was stored or published`, {
+    hint: 'run the import again: files before it were kept and published',
   });
 }
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { entityTypes, type EntityType } from './entity-types.js';
 
@@ -88,6 +89,8 @@ export type ParseResult =
 /** Parses and validates a message body; a failure is permanent (the message can never succeed). */
 export function parseEnvelope(body: Buffer | string, expectedType?: EntityType): ParseResult {
   let raw: unknown;
+  // Bytes that are not UTF-8 would decode to U+FFFD and be stored as text nobody sent: refused, not repaired.
+  if (typeof body !== 'string' && !isUtf8(body)) return { ok: false, code: 'INVALID_JSON', reason: 'body is not JSON: it is not valid UTF-8' };
   try {
     raw = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
   } catch (error) {

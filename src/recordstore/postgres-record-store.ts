@@ -242,6 +242,10 @@ export class PostgresRecordStore implements RecordStore {
     if (this.inTransaction) return work(this.pool as pg.PoolClient);
     for (let attempt = 1; ; attempt++) {
       const client = await (this.pool as pg.Pool).connect();
+      // The pool listens for errors only on idle clients: a backend killed under a checked-out client would
+      // otherwise be an unhandled 'error' event (a crash, exit 1). Its query rejects, and that is reported.
+      const onError = () => undefined;
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -255,6 +259,7 @@ export class PostgresRecordStore implements RecordStore {
         if (retryable) throw storeBusy(this.location, error);
         throw error;
       } finally {
+        client.off('error', onError);
         client.release();
       }
     }

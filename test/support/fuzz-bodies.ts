@@ -104,7 +104,7 @@ export function defectBodies(): Bad[] {
     label: '100,000 nested arrays inside data',
     body: Buffer.from(`{"type":"user","op":"upsert","id":"fz-deep-data","version":"2026-11-22T10:15:00.000Z","source":"test","data":{"name":"x","extra":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`),
     // Any permanent reason will do; what is wrong is retrying it (it can never succeed) or calling it a store fault.
-    code: /^(SCHEMA_VIOLATION|SINK_REJECTED|TOO_DEEP|INVALID_JSON)$/,
+    code: /^(SCHEMA_VIOLATION|SINK_REJECTED|RECORD_TOO_DEEP|INVALID_JSON)$/,
     reason: /nest|deep|depth/i,
   });
   return bad;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExchangeError } from '../../errors.js';
 import { isEntityType } from '../../messages/entity-types.js';
-import { withContext } from '../command-runner.js';
+import { shutdownSignal, withContext } from '../command-runner.js';
 import { printSummaries } from '../output.js';
 
 export function registerImportCommand(program: Command): void {
@@ -15,7 +15,8 @@ export function registerImportCommand(program: Command): void {
       if (type !== 'all' && !isEntityType(type)) throw new ExchangeError('USAGE', `unknown type "${type}"`, { hint: 'use user, product, mutualsettlements or all' });
       await withContext(command, async (context, mode, options) => {
         const { importFiles } = await import('../../jobs/import.js');
-        const summary = await importFiles(context, { type, files, full: Boolean(options.full), dryRun: Boolean(options.dryRun) });
+        const signal = shutdownSignal('stopping the import: the file being read is rolled back whole');
+        const summary = await importFiles(context, { type, files, full: Boolean(options.full), dryRun: Boolean(options.dryRun), signal });
         printSummaries(mode, [summary]);
         return summary.exitCode;
       });

@@ -63,8 +63,10 @@ function isUnavailable(error: unknown): boolean {
 }
 
 function classify(error: unknown): SinkItemResult {
-  const code = String((error as { code?: string }).code ?? 'UNKNOWN');
   const reason = (error as Error).message ?? String(error);
+  // Data nested too deep to serialize (JSON.stringify's stack): this item can never be written.
+  if (error instanceof RangeError) return { status: 'fail', reason: `the record cannot be stored: its data is nested too deep to serialize (${reason})`, code: 'RECORD_TOO_DEEP' };
+  const code = String((error as { code?: string }).code ?? 'UNKNOWN');
   const permanent = permanentSqlStateClasses.some((prefix) => code.startsWith(prefix)) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH';
   return permanent ? { status: 'fail', reason, code: `RECORD_STORE_${code}` } : { status: 'retry', reason, code: `RECORD_STORE_${code}` };
 }
