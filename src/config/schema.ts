@@ -80,6 +80,12 @@ const elasticsearchSchema = z.strictObject({
   shards: positiveInt.default(1),
   replicas: nonNegativeInt.default(1),
   timeoutMs: positiveInt.default(30000),
+  /**
+   * `index.gc_deletes` of the index versions `setup` creates: how long a delete's versioned tombstone refuses
+   * older upserts (Elasticsearch keeps it 60 s by default). A message parked in the dlq and replayed later than
+   * this can bring a deleted product back, so it should outlast the time a message may wait in the dlq.
+   */
+  gcDeletes: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'an Elasticsearch time value such as 7d, 12h or 60s').default('7d'),
 });
 
 const importSchema = z.strictObject({

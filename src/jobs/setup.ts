@@ -43,7 +43,8 @@ export async function setup(context: JobContext, options: { check: boolean; rein
   }
   if (options.reindex) {
     const { reindexProducts } = await import('../sinks/elasticsearch/elasticsearch-sink.js');
-    actions.push(...(await reindexProducts(context.config)));
+    // The store knows the deleted products: the copy carries no deletes, the new index gets them from it.
+    actions.push(...(await reindexProducts(context.config, store)));
   }
   return { actions, problems: [] };
 }

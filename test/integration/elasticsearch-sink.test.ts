@@ -1,11 +1,16 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.js';
 import { ExchangeError } from '../../src/errors.js';
 import { silentReporter } from '../../src/jobs/reporter.js';
 import type { Envelope } from '../../src/messages/envelope.js';
+import { openRecordStore } from '../../src/recordstore/open-record-store.js';
 import type { RecordStore } from '../../src/recordstore/record-store.js';
 import { elasticsearchSinkPlugin, reindexProducts } from '../../src/sinks/elasticsearch/elasticsearch-sink.js';
 import type { Sink, SinkContext } from '../../src/sinks/sink.js';
+import { waitFor } from '../support/chaos.js';
 import { ElasticsearchTestServer } from '../support/elasticsearch-server.js';
 
 let server: ElasticsearchTestServer;
@@ -146,20 +151,48 @@ describe('the elasticsearch sink against the test server', () => {
     expect(server.document(alias, 'p-1')!.source).toMatchObject({ versionNumber: 'AAAAAQ==', manufacturer: { name: 'Завод' } });
   });
 
-  it('retries the whole batch when the request as a whole fails (503, 429), then writes it', async () => {
+  it('stops the run (SINK_UNAVAILABLE, exit 69) when the request as a whole fails (503, 429, 500) or times out: no item costs an attempt', async () => {
     const sink = await openSink();
     server.failNextRequests(10, 503);
-    const down = await sink.write([product('p-1'), product('p-2')]);
-    expect(down.map((r) => r.status)).toEqual(['retry', 'retry']);
-    expect(down[0]).toMatchObject({ code: 'ES_UNAVAILABLE' });
-    expect((down[0] as { reason: string }).reason).toContain('HTTP 503');
+    const down = await sink.write([product('p-1'), product('p-2')]).catch((error: unknown) => error);
+    expect(down).toBeInstanceOf(ExchangeError);
+    expect(down).toMatchObject({ code: 'SINK_UNAVAILABLE', exitCode: 69 });
+    expect((down as Error).message).toContain('HTTP 503 cluster_block_exception');
     server.clearFailures();
+    // A coordinating node out of indexing memory answers the whole bulk 429: the cluster, not an item, is busy.
     server.failNextRequests(1, 429);
-    const busy = await sink.write([product('p-1'), product('p-2')]);
-    expect(busy.map((r) => r.status)).toEqual(['retry', 'retry']);
-    expect(busy[0]).toMatchObject({ code: 'ES_RATE_LIMITED' });
+    await expect(sink.write([product('p-1'), product('p-2')])).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE', message: expect.stringContaining('es_rejected_execution_exception') });
+    server.failNextRequests(2, 500);
+    await expect(sink.write([product('p-1')])).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE' });
+    server.clearFailures();
+    server.hangNextRequests(1);
+    const hung = await openSink(contextFor(server.url, { timeoutMs: 500 }));
+    await expect(hung.write([product('p-1')])).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE', message: expect.stringContaining('timed out') });
+    expect(server.count(alias)).toBe(0);
     expect(await sink.write([product('p-1'), product('p-2')])).toEqual([{ status: 'written' }, { status: 'written' }]);
     expect(server.count(alias)).toBe(2);
+  });
+
+  it('keeps a delete tombstone for elasticsearch.gcDeletes (7d by default): a stale upsert replayed two days later stays stale', async () => {
+    expect(server.settingsOf(`${alias}-v1`)).toMatchObject({ 'index.gc_deletes': '7d' });
+    const sink = await openSink();
+    await sink.write([product('p-1', { version: '2026-11-22T12:00:00.000Z' })]);
+    await sink.write([product('p-1', { op: 'delete', version: '2026-11-22T13:00:00.000Z' })]);
+    server.advanceClock(2 * 86_400_000);
+    // The upsert parked in the dlq before the delete, replayed by an operator two days later.
+    expect(await sink.write([product('p-1', { version: '2026-11-22T12:00:00.000Z' })])).toEqual([{ status: 'stale' }]);
+    expect(server.count(alias)).toBe(0);
+    // Past gc_deletes the engine forgets the delete: that is the bound, documented in the README.
+    server.advanceClock(6 * 86_400_000);
+    expect(await sink.write([product('p-1', { version: '2026-11-22T12:00:00.000Z' })])).toEqual([{ status: 'written' }]);
+  });
+
+  it('sets index.gc_deletes from elasticsearch.gcDeletes on the index versions it creates', async () => {
+    const other = contextFor(server.url, { index: 'catalog', gcDeletes: '30d' });
+    await elasticsearchSinkPlugin.setup!(other);
+    expect(server.settingsOf('shop1.catalog-v1')).toMatchObject({ 'index.gc_deletes': '30d' });
+    await reindexProducts(other.config);
+    expect(server.settingsOf('shop1.catalog-v2')).toMatchObject({ 'index.gc_deletes': '30d' });
   });
 
   it('halves a batch refused as a whole (413) until it goes through', async () => {
@@ -259,6 +292,82 @@ describe('setup --reindex', () => {
     expect(server.aliasTargets(alias)).toEqual([`${alias}-v3`]);
     expect(server.count(alias)).toBe(3);
   });
+
+  async function productStore(): Promise<RecordStore> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'es-reindex-'));
+    const store = await openRecordStore(`sqlite:${path.join(dir, 'store.db')}`);
+    await store.migrate();
+    stores.push({ store, dir });
+    return store;
+  }
+  const stores: Array<{ store: RecordStore; dir: string }> = [];
+  afterEach(async () => {
+    for (const { store, dir } of stores.splice(0)) {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  const stored = (envelope: Envelope) => ({ type: 'product' as const, id: envelope.id, version: envelope.version, op: envelope.op, data: envelope.data ?? null });
+
+  it('carries a delete made while it copies into the new index, with its version: the record store knows it', async () => {
+    const context = contextFor(server.url);
+    await elasticsearchSinkPlugin.setup!(context);
+    const store = await productStore();
+    const sink = await openSink(context);
+    const upserts = [product('p-1'), product('p-2'), product('p-3')];
+    await store.writeBatch(upserts.map(stored));
+    expect(await sink.write(upserts)).toEqual([{ status: 'written' }, { status: 'written' }, { status: 'written' }]);
+
+    server.holdReindexTasks();
+    const reindex = reindexProducts(context.config, store);
+    await waitFor('the copy to start', () => server.counters.reindexes === 1, 10_000);
+    // While the copy runs from its snapshot, both routes take the delete: the store, and the index through the alias (still v1).
+    const removal = product('p-2', { op: 'delete', version: '2026-11-23T00:00:00.000Z' });
+    expect(await store.writeBatch([stored(removal)])).toEqual(['written']);
+    expect(await sink.write([removal])).toEqual([{ status: 'written' }]);
+    expect(server.document(`${alias}-v1`, 'p-2')).toBeUndefined();
+    server.releaseReindexTasks();
+    const lines = await reindex;
+
+    expect(server.aliasTargets(alias)).toEqual([`${alias}-v2`]);
+    expect(server.document(`${alias}-v2`, 'p-2')).toBeUndefined();
+    expect(server.count(`${alias}-v2`)).toBe(2);
+    expect(lines.join('\n')).toContain(`applied 1 delete known to the record store to ${alias}-v2`);
+    // The tombstone came along with its version: the upsert the delete replaced stays refused.
+    expect(await sink.write([product('p-2')])).toEqual([{ status: 'stale' }]);
+    expect(server.count(alias)).toBe(2);
+  });
+
+  it('gives the new index the tombstones of every product the store knows deleted, and never deletes a newer document', async () => {
+    const context = contextFor(server.url);
+    await elasticsearchSinkPlugin.setup!(context);
+    const store = await productStore();
+    const sink = await openSink(context);
+    // p-old was deleted long ago (its tombstone in v1 is gone); p-back was deleted in the store but re-created later in the index.
+    await store.writeBatch([stored(product('p-old', { op: 'delete', version: '2026-11-01T00:00:00.000Z' })), stored(product('p-back', { op: 'delete', version: '2026-11-20T00:00:00.000Z' })), stored(product('p-1'))]);
+    expect(await sink.write([product('p-1'), product('p-back', { version: '2026-11-21T00:00:00.000Z' })])).toEqual([{ status: 'written' }, { status: 'written' }]);
+
+    const lines = await reindexProducts(context.config, store);
+    expect(lines.join('\n')).toContain(`applied 1 delete known to the record store to ${alias}-v2 (1 left alone: the index holds a newer version)`);
+    expect(server.count(`${alias}-v2`)).toBe(2);
+    expect(server.document(`${alias}-v2`, 'p-back')!.version).toBe(Date.parse('2026-11-21T00:00:00.000Z'));
+    // An upsert of p-old older than its delete, replayed now, stays out of the new index.
+    expect(await sink.write([product('p-old', { version: '2026-10-01T00:00:00.000Z' })])).toEqual([{ status: 'stale' }]);
+    expect(server.count(alias)).toBe(2);
+  });
+
+  it('waits out a copy that takes longer than one wait on the task (a wait that times out answers 429)', async () => {
+    const context = contextFor(server.url);
+    await elasticsearchSinkPlugin.setup!(context);
+    await (await openSink(context)).write([product('p-1')]);
+    server.holdReindexTasks();
+    const reindex = reindexProducts(context.config);
+    const taskPolls = () => server.log.filter((request) => request.path.startsWith('/_tasks/')).length;
+    await waitFor('three looks at the running task', () => taskPolls() >= 3, 30_000);
+    server.releaseReindexTasks();
+    expect((await reindex).join('\n')).toContain(`${alias} → ${alias}-v2 (was ${alias}-v1)`);
+    expect(server.count(`${alias}-v2`)).toBe(1);
+  }, 60_000);
 
   it('refuses without an alias to start from', async () => {
     await expect(reindexProducts(contextFor(server.url).config)).rejects.toMatchObject({ code: 'TOPOLOGY_MISMATCH' });

@@ -37,8 +37,11 @@ interface StoredIndex {
   settings: Record<string, string>;
   mappings: MappingNode & { _meta?: Json };
   docs: Map<string, StoredDocument>;
-  /** Versions of deleted documents: external versioning keeps refusing older writes after a delete. */
-  tombstones: Map<string, number>;
+  /**
+   * Versions of deleted documents and when they were deleted: external versioning refuses older writes after a
+   * delete only while the tombstone lives, `index.gc_deletes` (60 s by default); after that the id is unknown.
+   */
+  tombstones: Map<string, { version: number; deletedAt: number }>;
   aliases: Map<string, { is_write_index?: boolean }>;
   seqNo: number;
 }
@@ -89,14 +92,27 @@ export class ElasticsearchTestServer {
   private readonly tasks = new Map<string, Json>();
   private taskSeq = 0;
   private readonly nodeId = randomBytes(11).toString('base64url');
+  /** Reindex tasks waiting for releaseReindexTasks(), each with the snapshot it took when it started. */
+  private readonly heldCopies: Array<() => void> = [];
+  private holdCopies = false;
+  private hangNext: { count: number; path: RegExp } = { count: 0, path: /./ };
+  private readonly hanging = new Set<http.ServerResponse>();
+  private clockOffsetMs = 0;
+  private listening = true;
 
-  private constructor(private readonly server: http.Server, readonly url: string) {}
+  private constructor(private readonly server: http.Server, readonly url: string, private readonly port: number, private readonly defaultGcDeletesMs: number) {}
 
-  static async start(options: { apiKey?: string; username?: string; password?: string } = {}): Promise<ElasticsearchTestServer> {
+  /**
+   * `gcDeletes`: how long a delete's tombstone lives in an index that does not set `index.gc_deletes`
+   * (Elasticsearch's default is 60 s; a time value such as '60s', '1h', '7d').
+   */
+  static async start(options: { apiKey?: string; username?: string; password?: string; gcDeletes?: string } = {}): Promise<ElasticsearchTestServer> {
     const server = http.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const instance = new ElasticsearchTestServer(server, `http://127.0.0.1:${port}`);
+    const gcDeletesMs = timeValueMs(options.gcDeletes ?? '60s');
+    if (gcDeletesMs === undefined) throw new Error(`gcDeletes: not a time value: ${options.gcDeletes}`);
+    const instance = new ElasticsearchTestServer(server, `http://127.0.0.1:${port}`, port, gcDeletesMs);
     if (options.apiKey || options.username) {
       instance.credentials = {
         apiKey: options.apiKey,
@@ -139,7 +155,49 @@ export class ElasticsearchTestServer {
     this.forbidden = forbid;
   }
 
+  /** The next `count` matching requests are read and never answered: the client's request timeout ends them. */
+  hangNextRequests(count: number, path: RegExp = /\/_bulk$/): void {
+    this.hangNext = { count, path };
+  }
+
+  /** Reindex tasks started from now on keep running (`completed: false`) until releaseReindexTasks(). */
+  holdReindexTasks(): void {
+    this.holdCopies = true;
+  }
+
+  /** Lets held reindex tasks finish: each copies the snapshot of the source it took when it started. */
+  releaseReindexTasks(): void {
+    this.holdCopies = false;
+    for (const copy of this.heldCopies.splice(0)) copy();
+  }
+
+  /** Moves the stand-in's clock (tombstone ages, creation dates) forward without waiting. */
+  advanceClock(ms: number): void {
+    this.clockOffsetMs += ms;
+  }
+
+  /** The cluster goes away: connections are refused until resume(); the data stays. */
+  async stop(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    for (const response of this.hanging) response.destroy();
+    this.hanging.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The cluster is back, on the same port, with the same indices. */
+  async resume(): Promise<void> {
+    if (this.listening) return;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => { this.server.off('error', reject); resolve(); });
+    });
+    this.listening = true;
+  }
+
   clearFailures(): void {
+    this.hangNext = { count: 0, path: /./ };
     this.rejectById.clear();
     this.rejectNext = 0;
     this.poisonIds.clear();
@@ -178,8 +236,24 @@ export class ElasticsearchTestServer {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.stop();
+  }
+
+  private now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** The version a live tombstone keeps for `id`; an expired one is dropped, as the engine prunes it. */
+  private tombstone(index: StoredIndex, id: string): number | undefined {
+    const tombstone = index.tombstones.get(id);
+    if (!tombstone) return undefined;
+    const setting = index.settings['index.gc_deletes'];
+    const gcMs = Math.max(0, setting === undefined ? this.defaultGcDeletesMs : timeValueMs(setting) ?? this.defaultGcDeletesMs);
+    if (this.now() - tombstone.deletedAt > gcMs) {
+      index.tombstones.delete(id);
+      return undefined;
+    }
+    return tombstone.version;
   }
 
   // ---- HTTP ----
@@ -217,13 +291,29 @@ export class ElasticsearchTestServer {
         send(400, errorBody(400, 'media_type_header_exception', `Invalid media-type value on headers [Accept, Content-Type]`));
         return;
       }
+      if (this.hangNext.count > 0 && this.hangNext.path.test(path)) {
+        this.hangNext.count--;
+        this.hanging.add(response);
+        response.on('close', () => this.hanging.delete(response));
+        return;
+      }
       if (this.failNext.count > 0 && this.failNext.path.test(path)) {
         this.failNext.count--;
         this.counters.failedRequests++;
         const status = this.failNext.status;
+        // 413 comes from the HTTP layer (http.max_content_length) before any Elasticsearch code: no body, no product header.
+        if (status === 413) {
+          send(413, undefined, {}, false);
+          return;
+        }
         send(status, status === 429
           ? errorBody(429, 'es_rejected_execution_exception', 'rejected execution of coordinating operation [coordinating_and_primary_bytes=1700696668, replica_bytes=0, all_bytes=1700696668, coordinating_operation_bytes=26208468, max_coordinating_and_primary_bytes=1717986918]')
           : errorBody(status, 'cluster_block_exception', 'blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];'));
+        return;
+      }
+      const waited = await this.waitForTask(method, path, url.searchParams);
+      if (waited) {
+        send(waited.status, waited.body);
         return;
       }
       const result = this.route(method, path, url.searchParams, raw.toString('utf8'));
@@ -232,6 +322,26 @@ export class ElasticsearchTestServer {
       if (error instanceof BadRequest) send(error.status, errorBody(error.status, error.type, error.message, error.extra));
       else send(500, errorBody(500, 'exception', (error as Error).stack ?? String(error)));
     }
+  }
+
+  /**
+   * `GET /_tasks/<id>?wait_for_completion=true` on a running task blocks until it completes or `timeout`
+   * (30 s by default) passes; then the task manager's ElasticsearchTimeoutException answers 429.
+   */
+  private async waitForTask(method: string, path: string, query: URLSearchParams): Promise<{ status: number; body: unknown } | undefined> {
+    const match = /^\/_tasks\/([^/]+)$/.exec(path);
+    if (method !== 'GET' || !match || query.get('wait_for_completion') !== 'true') return undefined;
+    const taskId = decodeURIComponent(match[1]);
+    const timeoutMs = timeValueMs(query.get('timeout') ?? '30s') ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    while (this.tasks.get(taskId)?.completed === false) {
+      if (Date.now() >= deadline) {
+        const task = (this.tasks.get(taskId)!.task as Json);
+        return { status: 429, body: errorBody(429, 'elasticsearch_timeout_exception', `Timed out waiting for completion of [Task{id=${task.id}, type='transport', action='indices:data/write/reindex', description='${task.description}', parentTask=unset, startTime=${task.start_time_in_millis}, startTimeNanos=0}]`) };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return undefined;
   }
 
   private authenticate(request: http.IncomingMessage, path: string): Failure | undefined {
@@ -334,6 +444,10 @@ export class ElasticsearchTestServer {
     const settings = flattenSettings((body.settings ?? {}) as Json);
     const analyzers = new Set([...builtInAnalyzers, ...Object.keys(((settings.__analysis as unknown as Json)?.analyzer ?? {}) as Json)]);
     delete settings.__analysis;
+    const gcDeletes = settings['index.gc_deletes'];
+    if (gcDeletes !== undefined && timeValueMs(gcDeletes) === undefined) {
+      return { status: 400, body: errorBody(400, 'illegal_argument_exception', `failed to parse setting [index.gc_deletes] with value [${gcDeletes}] as a time value: unit is missing or unrecognized`) };
+    }
     const mappings = (body.mappings ?? {}) as MappingNode;
     const problem = mappingProblem(mappings, '', analyzers);
     if (problem) return { status: 400, body: errorBody(400, 'mapper_parsing_exception', problem) };
@@ -344,7 +458,7 @@ export class ElasticsearchTestServer {
     }
     const uuid = randomBytes(16).toString('base64url').slice(0, 22);
     this.indices.set(name, {
-      name, uuid, createdAt: Date.now(),
+      name, uuid, createdAt: this.now(),
       settings: { 'index.number_of_shards': '1', 'index.number_of_replicas': '1', ...settings },
       mappings, docs: new Map(), tombstones: new Map(), aliases, seqNo: -1,
     });
@@ -478,7 +592,7 @@ export class ElasticsearchTestServer {
       return failed(429, 'es_rejected_execution_exception', `rejected execution of org.elasticsearch.action.support.replication.TransportWriteAction$1/WrappedActionListener{...} on EsThreadPoolExecutor[name = es-test-node/write, queue capacity = 10000, org.elasticsearch.common.util.concurrent.EsThreadPoolExecutor@6a2f3b1c[Running, pool size = 2, active threads = 2, queued tasks = 10000, completed tasks = 48213]]`);
     }
     const versionType = String(meta.version_type ?? 'internal');
-    const current = index.docs.get(id)?.version ?? index.tombstones.get(id);
+    const current = index.docs.get(id)?.version ?? this.tombstone(index, id);
     const provided = typeof meta.version === 'number' ? meta.version : undefined;
     const conflict = (message: string) => {
       this.counters.versionConflicts++;
@@ -493,7 +607,7 @@ export class ElasticsearchTestServer {
     if (action === 'delete') {
       const version = external ? provided! : (current ?? 0) + 1;
       index.docs.delete(id);
-      index.tombstones.set(id, version);
+      index.tombstones.set(id, { version, deletedAt: this.now() });
       return { ...this.written(index, id, version, exists ? 'deleted' : 'not_found'), status: exists ? 200 : 404 };
     }
     if (action === 'create' && exists) return conflict(`document already exists (current version [${current}])`);
@@ -568,62 +682,76 @@ export class ElasticsearchTestServer {
     return { status: 200, body: { count, _shards: { ...this.shardCounts(indices), skipped: 0 } } };
   }
 
+  /**
+   * `_reindex` reads a snapshot of the source taken when it starts (a scroll), so what is deleted from the
+   * source while it copies is still copied. As a task (`wait_for_completion=false`) it answers `{task}` at once
+   * and runs on; holdReindexTasks() keeps it running so that a test can write in between.
+   */
   private reindex(body: Json, query: URLSearchParams): { status: number; body: unknown } {
     this.counters.reindexes++;
-    const started = Date.now();
+    const started = this.now();
     const source = (body.source ?? {}) as Json;
     const dest = (body.dest ?? {}) as Json;
     if (typeof source.index !== 'string' || typeof dest.index !== 'string') throw new BadRequest(400, 'action_request_validation_exception', 'Validation Failed: 1: use _reindex API with a source and a destination index;');
     const from = this.resolveOrThrow(source.index);
+    const snapshot = from.flatMap((index) => [...index.docs].map(([id, doc]) => ({ id, version: doc.version, source: structuredClone(doc.source) })));
     const external = dest.version_type === 'external';
     const proceed = body.conflicts === 'proceed' || query.get('conflicts') === 'proceed';
     if (!this.writeIndex(dest.index)) this.createIndexFrom(dest.index, {});
     const to = this.writeIndex(dest.index);
     if (typeof to !== 'object') throw new BadRequest(400, 'illegal_argument_exception', String(to));
-    const counts = { total: 0, created: 0, updated: 0, version_conflicts: 0 };
-    const failures: Json[] = [];
-    outer: for (const index of from) {
-      for (const [id, doc] of index.docs) {
+    const description = `reindex from [${source.index}] to [${dest.index}]`;
+    const copy = (): Json => {
+      const counts = { total: 0, created: 0, updated: 0, version_conflicts: 0 };
+      const failures: Json[] = [];
+      for (const doc of snapshot) {
         counts.total++;
-        const current = to.docs.get(id)?.version ?? to.tombstones.get(id);
+        const current = to.docs.get(doc.id)?.version ?? this.tombstone(to, doc.id);
         if (external && current !== undefined && current >= doc.version) {
           counts.version_conflicts++;
           if (!proceed) {
-            failures.push({ index: to.name, id, cause: { type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, current version [${current}] is higher or equal to the one provided [${doc.version}]`, index_uuid: to.uuid, shard: '0', index: to.name }, status: 409 });
-            break outer;
+            failures.push({ index: to.name, id: doc.id, cause: { type: 'version_conflict_engine_exception', reason: `[${doc.id}]: version conflict, current version [${current}] is higher or equal to the one provided [${doc.version}]`, index_uuid: to.uuid, shard: '0', index: to.name }, status: 409 });
+            break;
           }
           continue;
         }
-        const refusal = documentProblem(to.mappings, doc.source, id);
+        const refusal = documentProblem(to.mappings, doc.source, doc.id);
         if (refusal) {
-          failures.push({ index: to.name, id, cause: { type: refusal.type, reason: refusal.reason }, status: 400 });
-          break outer;
+          failures.push({ index: to.name, id: doc.id, cause: { type: refusal.type, reason: refusal.reason }, status: 400 });
+          break;
         }
-        if (to.docs.has(id)) counts.updated++;
+        if (to.docs.has(doc.id)) counts.updated++;
         else counts.created++;
-        to.docs.set(id, { source: structuredClone(doc.source), version: external ? doc.version : (current ?? 0) + 1, seqNo: ++to.seqNo });
-        to.tombstones.delete(id);
+        to.docs.set(doc.id, { source: doc.source, version: external ? doc.version : (current ?? 0) + 1, seqNo: ++to.seqNo });
+        to.tombstones.delete(doc.id);
       }
-    }
-    const result = {
-      took: Date.now() - started, timed_out: false, total: counts.total, updated: counts.updated, created: counts.created, deleted: 0,
-      batches: Math.max(1, Math.ceil(counts.total / 1000)), version_conflicts: counts.version_conflicts, noops: 0, retries: { bulk: 0, search: 0 },
-      throttled_millis: 0, requests_per_second: -1.0, throttled_until_millis: 0, failures,
+      return {
+        took: this.now() - started, timed_out: false, total: counts.total, updated: counts.updated, created: counts.created, deleted: 0,
+        batches: Math.max(1, Math.ceil(counts.total / 1000)), version_conflicts: counts.version_conflicts, noops: 0, retries: { bulk: 0, search: 0 },
+        throttled_millis: 0, requests_per_second: -1.0, throttled_until_millis: 0, failures,
+      };
     };
-    if (query.get('wait_for_completion') === 'false') {
-      const taskId = `${this.nodeId}:${++this.taskSeq}`;
-      this.tasks.set(taskId, {
-        completed: true,
-        task: {
-          node: this.nodeId, id: this.taskSeq, type: 'transport', action: 'indices:data/write/reindex',
-          status: { total: counts.total, updated: counts.updated, created: counts.created, deleted: 0, batches: result.batches, version_conflicts: counts.version_conflicts, noops: 0, retries: result.retries, throttled_millis: 0, requests_per_second: -1.0, throttled_until_millis: 0 },
-          description: `reindex from [${source.index}] to [${dest.index}]`, start_time_in_millis: started, running_time_in_nanos: (Date.now() - started) * 1e6, cancellable: true, cancelled: false, headers: {},
-        },
-        response: result,
-      });
-      return { status: 200, body: { task: taskId } };
+    if (query.get('wait_for_completion') !== 'false') return { status: 200, body: copy() };
+    const taskNumber = ++this.taskSeq;
+    const taskId = `${this.nodeId}:${taskNumber}`;
+    const task = (status: Json): Json => ({
+      node: this.nodeId, id: taskNumber, type: 'transport', action: 'indices:data/write/reindex', status, description,
+      start_time_in_millis: started, running_time_in_nanos: Math.max(0, this.now() - started) * 1e6, cancellable: true, cancelled: false, headers: {},
+    });
+    const idle = { total: snapshot.length, updated: 0, created: 0, deleted: 0, batches: 0, version_conflicts: 0, noops: 0, retries: { bulk: 0, search: 0 }, throttled_millis: 0, requests_per_second: -1.0, throttled_until_millis: 0 };
+    const finish = () => {
+      const response = copy();
+      const { took, timed_out, failures, ...status } = response;
+      void took; void timed_out; void failures;
+      this.tasks.set(taskId, { completed: true, task: task(status), response });
+    };
+    if (this.holdCopies) {
+      this.tasks.set(taskId, { completed: false, task: task(idle) });
+      this.heldCopies.push(finish);
+    } else {
+      finish();
     }
-    return { status: 200, body: result };
+    return { status: 200, body: { task: taskId } };
   }
 
   // ---- name resolution ----
@@ -679,6 +807,15 @@ function parseJson(text: string, line = 1): Json {
   } catch (error) {
     throw new BadRequest(400, 'x_content_parse_exception', `[${line}:1] Unexpected character or end of input: ${(error as Error).message}`);
   }
+}
+
+/** An Elasticsearch time value ('60s', '1h', '7d', '500ms', '-1') in milliseconds; undefined when it does not parse. */
+export function timeValueMs(value: string): number | undefined {
+  if (value === '-1') return -1;
+  const match = /^(\d+(?:\.\d+)?)(nanos|micros|ms|s|m|h|d)$/.exec(value.trim());
+  if (!match) return undefined;
+  const unit = { nanos: 1e-6, micros: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms'];
+  return Number(match[1]) * unit;
 }
 
 function matches(pattern: string, name: string): boolean {

@@ -2,6 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import type { ExchangeConfig } from '../../config/schema.js';
 import { ExchangeError } from '../../errors.js';
 import type { Envelope } from '../../messages/envelope.js';
+import type { RecordStore } from '../../recordstore/record-store.js';
 import { entityTypes } from '../../messages/entity-types.js';
 import type { Sink, SinkItemResult, SinkPlugin } from '../sink.js';
 import { openElasticsearchClient } from './elasticsearch-client.js';
@@ -59,10 +60,6 @@ export class ElasticsearchSink implements Sink {
     } catch (error) {
       const failure = requestFailure(error);
       if (failure.kind === 'down') throw clusterDown(this.node, failure, `writing ${indices.length} products`);
-      if (failure.kind === 'temporary') {
-        for (const index of indices) results[index] = { status: 'retry', code: failure.status === 429 ? 'ES_RATE_LIMITED' : 'ES_UNAVAILABLE', reason: failure.reason };
-        return;
-      }
       // A request refused as a whole (too large, or one item that breaks the request): halve it until the
       // culprit stands alone, so that only it fails.
       if (indices.length > 1) {
@@ -135,7 +132,7 @@ export const elasticsearchSinkPlugin: SinkPlugin = {
   },
 };
 
-/** `exchange setup --reindex`. */
-export function reindexProducts(config: ExchangeConfig): Promise<string[]> {
-  return withAdmin(config, (admin) => admin.reindex());
+/** `exchange setup --reindex`; the record store's deleted products are carried into the new index version. */
+export function reindexProducts(config: ExchangeConfig, store?: RecordStore): Promise<string[]> {
+  return withAdmin(config, (admin) => admin.reindex(store));
 }

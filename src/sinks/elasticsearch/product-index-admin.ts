@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
 import type { ExchangeConfig } from '../../config/schema.js';
 import { ExchangeError } from '../../errors.js';
+import type { RecordStore } from '../../recordstore/record-store.js';
+import { externalVersion } from './external-version.js';
 import { productIndexNames, type ProductIndexNames } from './index-names.js';
 import { productIndexDefinition, productMappingVersion } from './product-index.js';
 import { clusterDown, errorCause, requestFailure } from './request-failure.js';
@@ -63,9 +65,12 @@ export class ProductIndexAdmin {
   /**
    * Builds the next index version with the current mapping, copies the documents with their versions,
    * moves the alias in one `_aliases` call, then copies again what was written to the old index in between.
-   * The old index is kept (the way back is one alias swap); deleting it is the operator's call.
+   * A copy reads a snapshot and carries no deletes, and the new index has none of the old one's tombstones: so
+   * at the end every product the record store knows deleted is deleted in the new index with its version (a
+   * newer document there wins). The old index is kept (the way back is one alias swap); deleting it is the
+   * operator's call.
    */
-  async reindex(): Promise<string[]> {
+  async reindex(store?: RecordStore): Promise<string[]> {
     return this.guard('reindexing the product index', async () => {
       const { alias } = this.names;
       const targets = await this.aliasTargets();
@@ -81,14 +86,47 @@ export class ProductIndexAdmin {
       const copied = await this.copy(old, next);
       await this.client.indices.updateAliases({ actions: [{ remove: { index: old, alias } }, { add: { index: next, alias } }] });
       const caughtUp = await this.copy(old, next);
+      const deletes = store ? await this.applyStoredDeletes(store, next) : undefined;
       return [
         `elasticsearch index ${next} created (mapping version ${productMappingVersion})`,
         `copied ${copied.created + copied.updated} documents from ${old} to ${next}`,
         `elasticsearch alias ${alias} → ${next} (was ${old})`,
         ...(caughtUp.created + caughtUp.updated > 0 ? [`copied ${caughtUp.created + caughtUp.updated} documents written to ${old} during the copy`] : []),
+        ...(deletes ? [`applied ${deletes.applied} delete${deletes.applied === 1 ? '' : 's'} known to the record store to ${next}${deletes.newer > 0 ? ` (${deletes.newer} left alone: the index holds a newer version)` : ''}`]
+          : ['the record store was not consulted: deletes made during the copy may be back in the new index']),
         `the old index ${old} is kept: swap the alias back to undo, or DELETE /${old} when sure`,
       ];
     });
+  }
+
+  /**
+   * Deletes, with their versions, the products the record store holds as deleted: `external_gte` leaves a
+   * tombstone where the document is absent and refuses (409) where the index holds a newer version.
+   */
+  private async applyStoredDeletes(store: RecordStore, index: string): Promise<{ applied: number; newer: number }> {
+    let applied = 0;
+    let newer = 0;
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await store.list('product', { limit: 1000, afterId });
+      if (page.length === 0) break;
+      afterId = page[page.length - 1].id;
+      const deletes = page.flatMap((record) => {
+        const version = record.deleted ? externalVersion(record.version) : undefined;
+        return version === undefined ? [] : [{ delete: { _index: index, _id: record.id, version, version_type: 'external_gte' as const } }];
+      });
+      if (deletes.length === 0) continue;
+      const response = await this.client.bulk({ operations: deletes });
+      for (const item of response.items) {
+        const outcome = item.delete!;
+        if (outcome.status < 300 || (outcome.status === 404 && !outcome.error)) applied++;
+        else if (outcome.status === 409) newer++;
+        else {
+          throw new ExchangeError('INTERNAL', `deleting ${outcome._id} in ${index}: ${outcome.error?.type ?? outcome.status}: ${outcome.error?.reason ?? ''}; the alias already points to ${index}, run setup --reindex again`);
+        }
+      }
+    }
+    return { applied, newer };
   }
 
   private async copy(from: string, to: string): Promise<{ created: number; updated: number }> {
@@ -101,8 +139,10 @@ export class ProductIndexAdmin {
       wait_for_completion: false,
     });
     const taskId = String(started.task);
-    for (;;) {
-      const task = await this.client.tasks.get({ task_id: taskId, wait_for_completion: true, timeout: '20s' }, { requestTimeout: 30_000 + this.config.elasticsearch.timeoutMs });
+    // Polled without wait_for_completion: a wait that outlasts its timeout is answered 429
+    // (elasticsearch_timeout_exception), which would read as an overloaded cluster.
+    for (let pause = 200; ; pause = Math.min(pause * 2, 5000)) {
+      const task = await this.client.tasks.get({ task_id: taskId });
       if (task.error) throw new ExchangeError('INTERNAL', `copying ${from} to ${to} failed: ${errorCause({ error: task.error }).reason ?? JSON.stringify(task.error)}`);
       if (task.completed) {
         const response = (task.response ?? {}) as { created?: number; updated?: number; failures?: unknown[] };
@@ -111,7 +151,7 @@ export class ProductIndexAdmin {
         }
         return { created: response.created ?? 0, updated: response.updated ?? 0 };
       }
-      await sleep(200);
+      await sleep(pause);
     }
   }
 
@@ -151,7 +191,7 @@ export class ProductIndexAdmin {
       if (error instanceof ExchangeError) throw error;
       const failure = requestFailure(error);
       if (failure.kind === 'down') throw clusterDown(this.config.elasticsearch.node ?? '', failure, doing);
-      throw new ExchangeError(failure.kind === 'temporary' ? 'SINK_UNAVAILABLE' : 'INTERNAL', `Elasticsearch refused ${doing}: ${failure.reason}`, { cause: error });
+      throw new ExchangeError('INTERNAL', `Elasticsearch refused ${doing}: ${failure.reason}`, { cause: error });
     }
   }
 }

@@ -15,9 +15,9 @@ export function productIndexDefinition(config: ExchangeConfig, alias?: string): 
     settings: {
       number_of_shards: config.elasticsearch.shards,
       number_of_replicas: config.elasticsearch.replicas,
-      // A delete leaves a versioned tombstone that refuses older upserts only this long (60 s by default);
-      // a message retried through <queue>.retry can be older than that, so keep tombstones for an hour.
-      'index.gc_deletes': '1h',
+      // A delete leaves a versioned tombstone that refuses older upserts only this long (60 s by default); a
+      // message retried or replayed from the dlq can be days older than its delete (see elasticsearch.gcDeletes).
+      'index.gc_deletes': config.elasticsearch.gcDeletes,
     },
     mappings: {
       _meta: { owner: 'exchange', entity: 'product', mappingVersion: productMappingVersion },
