@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExchangeError } from '../../src/errors.js';
-import { Bitrix24Client, Bitrix24TemporaryError, ResultRef } from '../../src/sinks/crm/bitrix24-client.js';
+import { Bitrix24Client, ResultRef } from '../../src/sinks/crm/bitrix24-client.js';
 import { Bitrix24Server, type Bitrix24ServerOptions } from '../support/bitrix24-server.js';
 
 const servers: Bitrix24Server[] = [];
@@ -38,7 +38,8 @@ describe('Bitrix24 client against the test portal', () => {
     const server = await portal();
     const client = clientFor(server.webhookUrl);
     const outcomes = await client.batch([{ method: 'crm.company.update', params: { id: 999, fields: { TITLE: 'x' } } }]);
-    expect(outcomes).toEqual([{ ok: false, error: 'ERROR', description: 'Not found', temporary: false }]);
+    // crm.company-update.md: an unknown id is 400 {"error": "", "error_description": "Company is not found"}; the empty code is kept.
+    expect(outcomes).toEqual([{ ok: false, error: '', description: 'Company is not found', temporary: false }]);
     const none = await client.batch([{ method: 'crm.company.list', params: { filter: { ORIGIN_ID: ['nobody'] } } }]);
     expect(none[0]).toMatchObject({ ok: true, result: [] });
   });
@@ -68,12 +69,21 @@ describe('Bitrix24 client against the test portal', () => {
     expect(server.counters.refused).toBeLessThanOrEqual(2);
   });
 
-  it('gives up on a portal that keeps refusing with a temporary error (its items are retried later)', async () => {
+  it('stops with SINK_UNAVAILABLE when the portal refuses every attempt with QUERY_LIMIT_EXCEEDED (it refuses everything, no item is at fault)', async () => {
     const server = await portal();
     server.refuseNext = 100;
     const client = clientFor(server.webhookUrl, { maxRateLimitAttempts: 3, sleep: async () => undefined });
-    await expect(client.batch([{ method: 'crm.company.list' }])).rejects.toMatchObject({ name: 'Bitrix24TemporaryError', code: 'CRM_QUERY_LIMIT_EXCEEDED' });
+    await expect(client.batch([{ method: 'crm.company.list' }])).rejects.toMatchObject({ name: 'ExchangeError', code: 'SINK_UNAVAILABLE', exitCode: 69 });
     expect(server.counters.refused).toBe(3);
+  });
+
+  it('gives the items back for later (Bitrix24TemporaryError) when a method is blocked longer than it waits', async () => {
+    const server = await portal();
+    server.operationLimitNext = 1;
+    server.operationResetInMs = 60_000;
+    const client = clientFor(server.webhookUrl, { maxOperationWaitMs: 5_000 });
+    await expect(client.batch([{ method: 'crm.company.list' }])).rejects.toMatchObject({ name: 'Bitrix24TemporaryError', code: 'CRM_OPERATION_TIME_LIMIT' });
+    expect(server.counters.operationLimited).toBe(1);
   });
 
   it('waits for operating_reset_at after 429 OPERATION_TIME_LIMIT, then succeeds', async () => {
@@ -89,7 +99,7 @@ describe('Bitrix24 client against the test portal', () => {
     expect(client.stats.operationLimited).toBe(1);
   });
 
-  it.each(['wrong code', 'NO_AUTH_FOUND', 'expired_token', 'ACCESS_DENIED'] as const)('stops with SINK_UNAVAILABLE (exit 69) on an auth failure: %s; the code is never shown', async (mode) => {
+  it.each(['wrong code', 'NO_AUTH_FOUND', 'expired_token', 'ACCESS_DENIED', 'insufficient_scope', 'OVERLOAD_LIMIT', 'PORTAL_DELETED'] as const)('stops with SINK_UNAVAILABLE (exit 69) on an auth failure: %s; the code is never shown', async (mode) => {
     const server = await portal();
     let webhook = server.webhookUrl;
     if (mode === 'wrong code') webhook = server.webhookWithCode('deadbeef0123456789');
@@ -98,21 +108,56 @@ describe('Bitrix24 client against the test portal', () => {
     const error = await client.batch([{ method: 'crm.company.list' }]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExchangeError);
     expect((error as ExchangeError).exitCode).toBe(69);
-    expect((error as ExchangeError).message).toContain(mode === 'wrong code' ? 'NO_AUTH_FOUND' : mode);
+    // _includes/system-errors.md: no active webhook with that code is 401 INVALID_CREDENTIALS.
+    expect((error as ExchangeError).message).toContain(mode === 'wrong code' ? 'INVALID_CREDENTIALS' : mode);
     expect((error as ExchangeError).message).toContain('/rest/1/***/');
     expect((error as ExchangeError).message + ((error as ExchangeError).hint ?? '')).not.toMatch(/deadbeef|testwebhookcode1/);
   });
 
-  it('turns a dropped connection or a timeout into a temporary error without the webhook code', async () => {
+  it('a portal that cannot be reached is SINK_UNAVAILABLE (exit 69), never a per-item error: dropped, timed out, 500 for the whole batch, refused, unknown host', async () => {
     const server = await portal();
     server.dropNext = 1;
     const client = clientFor(server.webhookUrl, { timeoutMs: 500 });
-    const dropped = await client.batch([{ method: 'crm.company.list' }]).catch((e: unknown) => e);
-    expect(dropped).toBeInstanceOf(Bitrix24TemporaryError);
-    expect((dropped as Error).message).not.toContain(server.code);
+    const unavailable = async (what: Promise<unknown>) => {
+      const error = await what.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ExchangeError);
+      expect((error as ExchangeError).code).toBe('SINK_UNAVAILABLE');
+      expect((error as ExchangeError).message + ((error as ExchangeError).hint ?? '')).not.toContain(server.code);
+      return (error as ExchangeError).message;
+    };
+    expect(await unavailable(client.batch([{ method: 'crm.company.list' }]))).toMatch(/did not answer batch/);
     server.delayMs = 1500;
-    const slow = await client.batch([{ method: 'crm.company.list' }]).catch((e: unknown) => e);
-    expect(slow).toMatchObject({ name: 'Bitrix24TemporaryError', code: 'CRM_TIMEOUT' });
+    expect(await unavailable(client.batch([{ method: 'crm.company.list' }]))).toContain('no answer in 500 ms');
+    server.delayMs = 0;
+    server.failNext = 1;
+    expect(await unavailable(client.batch([{ method: 'crm.company.list' }]))).toContain('HTTP 500 INTERNAL_SERVER_ERROR');
+    await server.stop();
+    // The first request may still find its kept-alive socket (closed by the other side); the next one is refused.
+    await unavailable(client.batch([{ method: 'crm.company.list' }]));
+    expect(await unavailable(client.batch([{ method: 'crm.company.list' }]))).toContain('ECONNREFUSED');
+    const nowhere = clientFor('http://crm.invalid/rest/1/secretcode42/', { timeoutMs: 5_000 });
+    const dns = await nowhere.call('crm.company.list').catch((e: unknown) => e);
+    expect(dns).toMatchObject({ code: 'SINK_UNAVAILABLE' });
+    expect((dns as Error).message).toMatch(/ENOTFOUND|EAI_AGAIN/);
+    expect((dns as Error).message).not.toContain('secretcode42');
+  });
+
+  it('reads catalog.* error codes as numbers, 0 included (falsy in JS): permission codes stop the run, the rest fail the item', async () => {
+    const server = await portal();
+    const client = clientFor(server.webhookUrl);
+    // catalog-product-update.md: an unknown id is 400 {"error": 0, ...}; catalog-product-add.md: no iblockId is {"error": 0, ...}.
+    const outcomes = await client.batch([
+      { method: 'catalog.product.update', params: { id: 77, fields: { name: 'x' } } },
+      { method: 'catalog.product.add', params: { fields: { name: 'без инфоблока' } } },
+      { method: 'catalog.product.add', params: { fields: { iblockId: 14, name: 'Товар', xmlId: 'p-1' } } },
+    ]);
+    expect(outcomes[0]).toEqual({ ok: false, error: '0', description: 'Product with the specified identifier does not exist', temporary: false });
+    expect(outcomes[1]).toEqual({ ok: false, error: '0', description: 'Required fields: iblockId', temporary: false });
+    expect(outcomes[2]).toMatchObject({ ok: true, result: { element: { id: 1, iblockId: 14, name: 'Товар', xmlId: 'p-1' } } });
+    // A single call answered {"error": 0} is an error too, not a result.
+    await expect(client.call('catalog.product.update', { id: 78, fields: { name: 'x' } })).rejects.toMatchObject({ name: 'Bitrix24CallError', code: '0' });
+    server.failCommand = (method) => (method === 'catalog.product.list' ? { error: 200040300010, error_description: 'Access Denied' } : undefined);
+    await expect(client.batch([{ method: 'catalog.product.list', params: { select: ['id', 'iblockId'], filter: { iblockId: 14 } } }])).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE' });
   });
 
   it('pages with next/total by 50, and scans with >ID and start=-1', async () => {

@@ -93,11 +93,10 @@ describe('crm sink: users → crm.company + crm.requisite', () => {
     expect(server.requisites.rows.size).toBe(1);
   });
 
-  it('retries every item when the lookup request itself fails (connection dropped), creating nothing', async () => {
+  it('stops (SINK_UNAVAILABLE, exit 69) when the lookup request itself fails (connection dropped), creating nothing', async () => {
     const { server, sink } = await setupSink();
     server.dropNext = 1;
-    const results = await sink.write([user('u1', '1'), user('u2', '1')]);
-    expect(results.every((r) => r.status === 'retry' && r.code?.startsWith('CRM_'))).toBe(true);
+    await expect(sink.write([user('u1', '1'), user('u2', '1')])).rejects.toMatchObject({ name: 'ExchangeError', code: 'SINK_UNAVAILABLE', exitCode: 69 });
     expect(server.companies.rows.size).toBe(0);
     expect(await sink.write([user('u1', '1'), user('u2', '1')])).toEqual([{ status: 'written' }, { status: 'written' }]);
   });
@@ -127,6 +126,30 @@ describe('crm sink: products and mutual settlements', () => {
     await sink.write([product('p1', '2', 100), product('p2', '2', 120)]);
     expect(server.counters.byMethod).toEqual({ 'catalog.product.update': 2, 'catalog.price.update': 1 });
     expect(server.prices.all().find((p) => p.productId === 1)!.price).toBe(120);
+  });
+
+  it('reads the id of a new product from result.element (catalog-product-add.md) and links its price with $result[key][element][id]', async () => {
+    const { server, store, sink } = await setupSink({ priceTypeId: 1 });
+    expect(await sink.write([product('p1', '1', 250)])).toEqual([{ status: 'written' }]);
+    expect(server.products.all()).toEqual([expect.objectContaining({ ID: 1, xmlId: 'p1', name: 'Товар p1', active: 'Y' })]);
+    expect(server.prices.all()).toEqual([expect.objectContaining({ productId: 1, catalogGroupId: 1, price: 250, currency: 'RUB' })]);
+    expect((await store.getLinks('product', 'crm', ['p1'])).get('p1')).toBe('1');
+    expect((await store.getLinks('product', 'crm-price', ['p1'])).get('p1')).toBe('1');
+  });
+
+  it('a delete only deactivates the product: its name, price and everything else stay as they were', async () => {
+    const { server, sink } = await setupSink();
+    await sink.write([product('p1', '1', 100)]);
+    server.resetCounters();
+    const deleted: Envelope = { type: 'product', op: 'delete', id: 'p1', version: '2', source: '1c', data: null };
+    expect(await sink.write([deleted])).toEqual([{ status: 'written' }]);
+    expect(server.products.rows.get(1)).toMatchObject({ name: 'Товар p1', active: 'N', xmlId: 'p1' });
+    expect(server.prices.all().map((p) => p.price)).toEqual([100]);
+    expect(server.counters.byMethod).toEqual({ 'catalog.product.update': 1 });
+    // A delete of a product the CRM never had creates nothing.
+    const unknown: Envelope = { type: 'product', op: 'delete', id: 'p9', version: '2', source: '1c', data: null };
+    expect(await sink.write([unknown])).toEqual([{ status: 'unchanged' }]);
+    expect(server.products.rows.size).toBe(1);
   });
 
   it('writes a deal for a document with its company, and one deal per order, never twice', async () => {

@@ -2,15 +2,54 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A Bitrix24 portal over real HTTP for tests and the CRM benchmark. It keeps state and follows the
- * documented behaviour (../shared/realdata/facts/bitrix24.md): webhook paths, `batch` with `cmd` strings
- * in PHP query form and `halt`, `$result[...]` references, `[]` for empty maps, paging by 50 with
- * `next`/`total`, `>ID` filters and `start=-1`, the leaky bucket answering 503 QUERY_LIMIT_EXCEEDED,
- * 429 OPERATION_TIME_LIMIT with `operating_reset_at`, and 401 for a wrong webhook code.
+ * A Bitrix24 portal over real HTTP for tests and the CRM benchmark. It follows Bitrix24's official REST
+ * docs (bitrix24/b24restdocs, mirrored in Russian by bitrix-tools/b24-rest-docs; facts in
+ * ../shared/realdata/facts/bitrix24.md), never our client: when the two disagree, the client is wrong.
  * Only Node built-ins are imported: the benchmark transpiles this file on its own.
+ *
+ * What each method answers (doc paths are in bitrix24/b24restdocs):
+ *
+ * | method | doc file | response served |
+ * | --- | --- | --- |
+ * | batch | settings/how-to-call-rest-api/batch.md | 200 `{result: {result, result_error, result_total, result_next, result_time}, time}`, each map keyed by the cmd key, `[]` when empty (PHP); `result_error[key]` = `{error, error_description}`; `halt` stops at the first error; more than 50 cmds → 400 ERROR_BATCH_LENGTH_EXCEEDED; a nested batch → ERROR_BATCH_METHOD_NOT_ALLOWED; `$result[key][path]` substituted from earlier results |
+ * | crm.company.add | api-reference/crm/companies/crm-company-add.md | `result`: the new id (integer) |
+ * | crm.company.update | api-reference/crm/companies/crm-company-update.md | `result: true`; unknown id → 400 `{error: "", error_description: "Company is not found"}` |
+ * | crm.company.list | api-reference/crm/companies/crm-company-list.md, settings/how-to-call-rest-api/list-methods-pecularities.md, settings/performance/huge-data.md | `result`: array of rows (values as strings, multi-fields only when selected), `total`, `next` while more; pages of 50; `start=-1` → no `total`/`next` |
+ * | crm.requisite.add | api-reference/crm/requisites/universal/crm-requisite-add.md | `result`: the new id; missing ENTITY_TYPE_ID / ENTITY_ID / PRESET_ID → 400 `{error: "", error_description: "<FIELD> is not defined or invalid."}`; no such company → "Entity not found." |
+ * | crm.requisite.update | api-reference/crm/requisites/universal/crm-requisite-update.md | `result: true`; unknown id → 400 `{error: "", error_description: "The Requisite with ID '<id>' is not found"}` |
+ * | crm.requisite.list | api-reference/crm/requisites/universal/crm-requisite-list.md | as crm.company.list |
+ * | crm.deal.add | api-reference/crm/deals/crm-deal-add.md | `result`: the new id |
+ * | crm.deal.update | api-reference/crm/deals/crm-deal-update.md | `result: true`; unknown id → 400 `{error: "", error_description: "Not found"}` |
+ * | crm.deal.list | api-reference/crm/deals/crm-deal-list.md | as crm.company.list |
+ * | catalog.product.add | api-reference/catalog/product/catalog-product-add.md | `result: {element: {id, iblockId, name, xmlId, active, ...}}` (numeric ids); no `fields` → 400 `{error: 100}`; no iblockId/name → 400 `{error: 0, error_description: "Required fields: ..."}` |
+ * | catalog.product.update | api-reference/catalog/product/catalog-product-update.md | `result: {element: {...}}`; no `id` → 400 `{error: 100}`; unknown id → 400 `{error: 0, error_description: "Product with the specified identifier does not exist"}` |
+ * | catalog.product.list | api-reference/catalog/product/catalog-product-list.md | `result: {products: [...]}`, `total`, `next` while more; `select` without id/iblockId → 400 `{error: 0, "Required select fields: id, iblockId"}`; no `filter.iblockId` → 400 `{error: 0, "Required filter fields: iblockId"}`; an array value is IN |
+ * | catalog.price.add | api-reference/catalog/price/catalog-price-add.md | `result: {price: {id, productId, catalogGroupId, price, currency, ...}}`; missing fields → 400 `{error: 0, "Required fields: ..."}`; second price of a type → 400 `{error: 0, "Validate price error. Catalog product is allowed has only single price without ranges in price group"}` |
+ * | catalog.price.update | api-reference/catalog/price/catalog-price-update.md | `result: {price: {...}}`; unknown id → 400 `{error: "", error_description: "Price does not exist"}` (the doc gives no code: "-") |
+ * | catalog.price.list | api-reference/catalog/price/catalog-price-list.md | `result: {prices: [...]}`, `total`, `next` while more; `@field` is IN (array) |
+ * | any method | _includes/system-errors.md, _includes/error-info.md, limits.md | 503 QUERY_LIMIT_EXCEEDED (leaky bucket: X = burst, Y = requestsPerSecond); 429 OPERATION_TIME_LIMIT, with `time.operating_reset_at` ("all REST request responses include time", limits.md) = when the block ends; 401 NO_AUTH_FOUND / INVALID_CREDENTIALS (wrong webhook code) / expired_token / insufficient_scope / ACCESS_DENIED / OVERLOAD_LIMIT; 403 PORTAL_DELETED; 500 INTERNAL_SERVER_ERROR; 404 ERROR_METHOD_NOT_FOUND |
+ *
+ * Every success carries `time` with `operating` and `operating_reset_at` (limits.md). catalog.* errors carry a
+ * numeric `error` (200040300010 "Access Denied" and the like), 0 for many failures; crm.* errors an empty
+ * string: both are falsy in JavaScript, and a client must test for the key, not its value.
  */
 export type Row = Record<string, unknown> & { ID: number };
-export interface ApiError { error: string; error_description: string }
+/** A method's error body: `error` is a string code (crm.*, system errors) or a number (catalog.*). */
+export interface ApiError { error: string | number; error_description: string }
+
+/** The whole-request failures of _includes/system-errors.md, with their HTTP statuses. */
+export const systemErrors = {
+  NO_AUTH_FOUND: { status: 401, description: 'Wrong authorization data' },
+  INVALID_CREDENTIALS: { status: 401, description: 'Invalid request credentials' },
+  expired_token: { status: 401, description: 'The access token provided has expired' },
+  insufficient_scope: { status: 401, description: 'The request requires higher privileges than provided by the webhook token' },
+  ACCESS_DENIED: { status: 401, description: 'REST is available only by subscription' },
+  OVERLOAD_LIMIT: { status: 401, description: 'REST API is blocked due to overload' },
+  PORTAL_DELETED: { status: 403, description: 'Portal was deleted' },
+  INTERNAL_SERVER_ERROR: { status: 500, description: 'Internal server error' },
+  ERROR_UNEXPECTED_ANSWER: { status: 500, description: 'Server returned an unexpected response' },
+} as const;
+export type SystemError = keyof typeof systemErrors;
 
 export interface Bitrix24ServerOptions {
   userId?: number;
@@ -46,13 +85,16 @@ export class Bitrix24Server {
   readonly products = new Table('product');
   readonly prices = new Table('price');
   readonly deals = new Table('deal');
-  readonly counters = { requests: 0, commands: 0, refused: 0, operationLimited: 0, authFailures: 0, dropped: 0, byMethod: {} as Record<string, number> };
+  readonly counters = { requests: 0, commands: 0, refused: 0, operationLimited: 0, authFailures: 0, dropped: 0, failed: 0, byMethod: {} as Record<string, number> };
 
   // Switches to inject failures.
-  /** Per-command failure: return an error to refuse that command alone. */
+  /** Per-command failure: return an error body to refuse that command alone. */
   failCommand?: (method: string, params: Record<string, unknown>) => ApiError | undefined;
-  /** Every request is answered with this auth error (as if the webhook were deleted or expired). */
-  authFailure?: 'NO_AUTH_FOUND' | 'expired_token' | 'ACCESS_DENIED';
+  /** Every request is answered with this system error (a deleted or expired webhook, a portal in trouble). */
+  authFailure?: SystemError;
+  /** The next n requests get this system error (e.g. 500 INTERNAL_SERVER_ERROR for the whole batch). */
+  failNext = 0;
+  failWith: SystemError = 'INTERNAL_SERVER_ERROR';
   /** The next n requests are refused with 503 QUERY_LIMIT_EXCEEDED whatever the bucket says. */
   refuseNext = 0;
   /** The next n requests get 429 OPERATION_TIME_LIMIT, unblocked `operationResetInMs` later. */
@@ -83,10 +125,14 @@ export class Bitrix24Server {
     this.rateLimit = options.rateLimit ?? true;
   }
 
-  async start(): Promise<this> {
+  /** Listens on `port` (0: any free one; a port of an earlier start brings the same portal back after an outage). */
+  async start(port = this.port): Promise<this> {
     this.server = http.createServer((request, response) => { void this.handle(request, response); });
     this.server.on('connection', (socket) => { this.sockets.add(socket); socket.on('close', () => this.sockets.delete(socket)); });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, '127.0.0.1', () => resolve());
+    });
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
@@ -99,9 +145,10 @@ export class Bitrix24Server {
     return `http://127.0.0.1:${this.port}/rest/${this.userId}/${code}/`;
   }
 
+  /** Stops listening: connections are then refused (ECONNREFUSED) until start() again on the same port. */
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.server?.listening ? this.server.close(() => resolve()) : resolve()));
   }
 
   /** Empties the bucket (as if the portal had been idle long enough). */
@@ -111,7 +158,7 @@ export class Bitrix24Server {
   }
 
   resetCounters(): void {
-    Object.assign(this.counters, { requests: 0, commands: 0, refused: 0, operationLimited: 0, authFailures: 0, dropped: 0, byMethod: {} });
+    Object.assign(this.counters, { requests: 0, commands: 0, refused: 0, operationLimited: 0, authFailures: 0, dropped: 0, failed: 0, byMethod: {} });
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -120,7 +167,7 @@ export class Bitrix24Server {
     const started = Date.now();
     const url = new URL(request.url ?? '/', 'http://localhost');
     const match = /^\/rest\/(\d+)\/([^/]+)\/([a-z0-9_.]+?)(?:\.json)?$/i.exec(url.pathname);
-    if (!match) return this.send(response, 404, { error: 'ERROR_METHOD_NOT_FOUND', error_description: 'Method not found!' });
+    if (!match) return this.systemError(response, 'NO_AUTH_FOUND');
     if (this.dropNext > 0) {
       this.dropNext--;
       this.counters.dropped++;
@@ -130,9 +177,12 @@ export class Bitrix24Server {
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (Number(match[1]) !== this.userId || match[2] !== this.code || this.authFailure) {
       this.counters.authFailures++;
-      const code = this.authFailure ?? 'NO_AUTH_FOUND';
-      const status = code === 'ACCESS_DENIED' ? 403 : 401;
-      return this.send(response, status, { error: code, error_description: code === 'expired_token' ? 'The access token provided has expired.' : 'Wrong authorization data' });
+      return this.systemError(response, this.authFailure ?? 'INVALID_CREDENTIALS');
+    }
+    if (this.failNext > 0) {
+      this.failNext--;
+      this.counters.failed++;
+      return this.systemError(response, this.failWith);
     }
     if (!this.admit()) {
       this.counters.refused++;
@@ -145,11 +195,7 @@ export class Bitrix24Server {
         this.blockedUntil = Math.max(this.blockedUntil, Date.now() + this.operationResetInMs);
       }
       this.counters.operationLimited++;
-      return this.send(response, 429, {
-        error: 'OPERATION_TIME_LIMIT',
-        error_description: `Method is blocked due to operation time limit.`,
-        operating_reset_at: this.blockedUntil / 1000,
-      });
+      return this.send(response, 429, { error: 'OPERATION_TIME_LIMIT', error_description: 'Method is blocked due to operation time limit', time: this.time(started) });
     }
     this.counters.requests++;
     let params: Record<string, unknown>;
@@ -165,6 +211,11 @@ export class Bitrix24Server {
     const outcome = this.execute(method, params);
     if ('error' in outcome) return this.send(response, outcome.status ?? 400, { error: outcome.error, error_description: outcome.error_description });
     return this.send(response, 200, { result: outcome.result, ...(outcome.total !== undefined ? { total: outcome.total } : {}), ...(outcome.next !== undefined ? { next: outcome.next } : {}), time: this.time(started) });
+  }
+
+  private systemError(response: http.ServerResponse, code: SystemError): void {
+    const { status, description } = systemErrors[code];
+    this.send(response, status, { error: code, error_description: description });
   }
 
   private batch(response: http.ServerResponse, params: Record<string, unknown>, started: number): void {
@@ -188,12 +239,12 @@ export class Bitrix24Server {
       }
       const commandParams = substitute(parseQuery(query), result) as Record<string, unknown>;
       const outcome = this.execute(method, commandParams);
-      times[key] = this.time(commandStarted);
       if ('error' in outcome) {
         errors[key] = { error: outcome.error, error_description: outcome.error_description };
         if (halt) break;
         continue;
       }
+      times[key] = this.time(commandStarted);
       result[key] = outcome.result;
       if (outcome.total !== undefined) totals[key] = outcome.total;
       if (outcome.next !== undefined) nexts[key] = outcome.next;
@@ -223,53 +274,60 @@ export class Bitrix24Server {
     const id = Number(params.id ?? params.ID);
     switch (method) {
       case 'crm.company.add': return { result: this.crmAdd(this.companies, fields).ID };
-      case 'crm.company.update': return { result: this.crmUpdate(this.companies, id, fields) };
-      case 'crm.company.get': return { result: this.crmGet(this.companies, id) };
+      case 'crm.company.update': return { result: this.crmUpdate(this.companies, id, fields, 'Company is not found') };
       case 'crm.company.list': return this.crmList(this.companies, params);
       case 'crm.deal.add': return { result: this.crmAdd(this.deals, fields).ID };
-      case 'crm.deal.update': return { result: this.crmUpdate(this.deals, id, fields) };
-      case 'crm.deal.get': return { result: this.crmGet(this.deals, id) };
+      case 'crm.deal.update': return { result: this.crmUpdate(this.deals, id, fields, 'Not found') };
       case 'crm.deal.list': return this.crmList(this.deals, params);
       case 'crm.requisite.add': {
-        for (const required of ['ENTITY_TYPE_ID', 'ENTITY_ID', 'PRESET_ID', 'NAME']) {
-          if (fields[required] === undefined || fields[required] === '') throw new ApiFailure('ERROR_CORE', `The field ${required} is required.`);
+        for (const required of ['ENTITY_TYPE_ID', 'ENTITY_ID', 'PRESET_ID']) {
+          if (!(Number(fields[required]) > 0)) throw new ApiFailure('', `${required} is not defined or invalid.`);
         }
-        if (Number(fields.ENTITY_TYPE_ID) === 4 && !this.companies.rows.has(Number(fields.ENTITY_ID))) throw new ApiFailure('ERROR_CORE', 'Entity not found.');
+        if (Number(fields.ENTITY_TYPE_ID) === 4 && !this.companies.rows.has(Number(fields.ENTITY_ID))) throw new ApiFailure('', 'Entity not found.');
         return { result: this.crmAdd(this.requisites, { ...fields, ENTITY_TYPE_ID: Number(fields.ENTITY_TYPE_ID), ENTITY_ID: Number(fields.ENTITY_ID) }).ID };
       }
-      case 'crm.requisite.update': return { result: this.crmUpdate(this.requisites, id, fields) };
+      case 'crm.requisite.update': return { result: this.crmUpdate(this.requisites, id, fields, `The Requisite with ID '${params.id ?? params.ID}' is not found`) };
       case 'crm.requisite.list': return this.crmList(this.requisites, params);
       case 'catalog.product.add': {
-        if (!fields.iblockId) throw new ApiFailure('ERROR_CORE', 'Required fields: iblockId');
-        if (!fields.name) throw new ApiFailure('ERROR_CORE', 'Required fields: name');
-        const row = this.products.insert(camelRow(fields));
-        return { result: { product: toCamel(row) } };
+        if (!params.fields || Object.keys(fields).length === 0) throw new ApiFailure(100, 'Could not find value for parameter {fields}');
+        const missing = ['iblockId', 'name'].filter((field) => !fields[field]);
+        if (missing.length > 0) throw new ApiFailure(0, `Required fields: ${missing.join(', ')}`);
+        const row = this.products.insert(catalogRow(fields));
+        return { result: { element: catalogOut(row) } };
       }
       case 'catalog.product.update': {
+        if (params.id === undefined) throw new ApiFailure(100, 'Could not find value for parameter {id}');
+        if (!params.fields || Object.keys(fields).length === 0) throw new ApiFailure(100, 'Could not find value for parameter {fields}');
         const row = this.products.rows.get(id);
-        if (!row) throw new ApiFailure('ERROR_PRODUCT_NOT_EXISTS', 'Product does not exist', 400);
-        Object.assign(row, camelRow(fields), { ID: row.ID });
-        return { result: { product: toCamel(row) } };
+        if (!row) throw new ApiFailure(0, 'Product with the specified identifier does not exist');
+        Object.assign(row, catalogRow(fields), { ID: row.ID });
+        return { result: { element: catalogOut(row) } };
       }
       case 'catalog.product.list': {
         const filter = (params.filter ?? {}) as Record<string, unknown>;
-        if (filter.iblockId === undefined) throw new ApiFailure('ERROR_CORE', 'Required filter: iblockId', 400);
+        const select = toList(params.select);
+        const missing = ['id', 'iblockId'].filter((field) => !select.includes(field));
+        if (missing.length > 0) throw new ApiFailure(0, `Required select fields: ${missing.join(', ')}`);
+        if (filter.iblockId === undefined) throw new ApiFailure(0, 'Required filter fields: iblockId');
         const page = this.list(this.products, params, { idField: 'id', camel: true });
         return { ...page, result: { products: page.result } };
       }
       case 'catalog.price.add': {
-        if (!this.products.rows.has(Number(fields.productId))) throw new ApiFailure('ERROR_CORE', 'Product does not exist', 400);
-        if (fields.price === undefined || !fields.currency || !fields.catalogGroupId) throw new ApiFailure('ERROR_CORE', 'Required fields: catalogGroupId, price, currency', 400);
+        const missing = ['productId', 'catalogGroupId', 'price', 'currency'].filter((field) => fields[field] === undefined || fields[field] === '');
+        if (missing.length > 0) throw new ApiFailure(0, `Required fields: ${missing.join(', ')}`);
+        if (!this.products.rows.has(Number(fields.productId))) throw new ApiFailure(0, 'Validate price error. Catalog product is wrong');
         const duplicate = this.prices.all().find((row) => Number(row.productId) === Number(fields.productId) && Number(row.catalogGroupId) === Number(fields.catalogGroupId));
-        if (duplicate) throw new ApiFailure('ERROR_CORE', 'Price of this type already exists for the product', 400);
-        const row = this.prices.insert({ ...camelRow(fields), productId: Number(fields.productId), catalogGroupId: Number(fields.catalogGroupId), price: Number(fields.price) });
-        return { result: { price: toCamel(row) } };
+        if (duplicate) throw new ApiFailure(0, 'Validate price error. Catalog product is allowed has only single price without ranges in price group');
+        const row = this.prices.insert({ ...catalogRow(fields), productId: Number(fields.productId), catalogGroupId: Number(fields.catalogGroupId), price: Number(fields.price) });
+        return { result: { price: catalogOut(row) } };
       }
       case 'catalog.price.update': {
         const row = this.prices.rows.get(id);
-        if (!row) throw new ApiFailure('ERROR_CORE', 'Price does not exist', 400);
-        Object.assign(row, camelRow(fields), { ID: row.ID }, fields.price !== undefined ? { price: Number(fields.price) } : {});
-        return { result: { price: toCamel(row) } };
+        if (!row) throw new ApiFailure('', 'Price does not exist');
+        const missing = ['price', 'currency'].filter((field) => fields[field] === undefined || fields[field] === '');
+        if (missing.length > 0) throw new ApiFailure(0, `Required fields: ${missing.join(', ')}`);
+        Object.assign(row, catalogRow(fields), { ID: row.ID }, { price: Number(fields.price) });
+        return { result: { price: catalogOut(row) } };
       }
       case 'catalog.price.list': {
         const page = this.list(this.prices, params, { idField: 'id', camel: true });
@@ -290,21 +348,16 @@ export class Bitrix24Server {
 
   private readonly multiIds = { next: 1 };
 
-  private crmUpdate(table: Table, id: number, fields: Record<string, unknown>): boolean {
+  private crmUpdate(table: Table, id: number, fields: Record<string, unknown>, notFound: string): boolean {
+    if (!(id > 0)) throw new ApiFailure('', 'ID is not defined or invalid.');
     const row = table.rows.get(id);
-    if (!row) throw new ApiFailure('', 'Not found', 400);
+    if (!row) throw new ApiFailure('', notFound);
     for (const [key, value] of Object.entries(fields)) {
       if (key === 'ID') continue;
       row[key] = isMultiField(key) ? applyMulti((row[key] as MultiValue[]) ?? [], value, this.multiIds) : value;
     }
     row.DATE_MODIFY = new Date().toISOString();
     return true;
-  }
-
-  private crmGet(table: Table, id: number): Record<string, unknown> {
-    const row = table.rows.get(id);
-    if (!row) throw new ApiFailure('', 'Not found', 400);
-    return stringify(row);
   }
 
   private crmList(table: Table, params: Record<string, unknown>) {
@@ -324,7 +377,7 @@ export class Bitrix24Server {
     const offset = start === -1 ? 0 : Math.max(0, start);
     rows = rows.slice(offset, offset + pageSize);
     const shaped = rows.map((row) => {
-      const out = options.camel ? toCamel(row) : stringify(row);
+      const out = options.camel ? catalogOut(row) : stringify(row);
       const wanted = select.length === 0 || select.includes('*') ? Object.keys(out).filter((key) => !isMultiField(key) || select.includes(key)) : select;
       const picked: Record<string, unknown> = {};
       for (const key of wanted) if (key in out) picked[key] = out[key];
@@ -359,7 +412,8 @@ export class Bitrix24Server {
       processing: (finished - started) / 1000,
       date_start: new Date(started).toISOString(),
       date_finish: new Date(finished).toISOString(),
-      operating_reset_at: Math.floor(finished / 1000) + 600,
+      // When a portion of the method's limit is released (limits.md): the block's end while blocked, else ten minutes on.
+      operating_reset_at: this.blockedUntil > finished ? this.blockedUntil / 1000 : Math.floor(started / 1000) + 600,
       operating: 0,
     };
   }
@@ -372,7 +426,7 @@ export class Bitrix24Server {
 }
 
 class ApiFailure extends Error {
-  constructor(readonly code: string, message: string, readonly status = 400) {
+  constructor(readonly code: string | number, message: string, readonly status = 400) {
     super(message);
   }
 }
@@ -408,12 +462,13 @@ function stringify(row: Row): Record<string, unknown> {
   return out;
 }
 
-function toCamel(row: Row): Record<string, unknown> {
+/** catalog.* objects: camelCase, `id` a number, `iblockId` a number, as in the docs' examples. */
+function catalogOut(row: Row): Record<string, unknown> {
   const { ID, ...rest } = row;
-  return { id: ID, ...rest };
+  return { id: ID, ...rest, ...(rest.iblockId !== undefined ? { iblockId: Number(rest.iblockId) } : {}) };
 }
 
-function camelRow(fields: Record<string, unknown>): Record<string, unknown> {
+function catalogRow(fields: Record<string, unknown>): Record<string, unknown> {
   const { id: _ignored, ...rest } = fields;
   return rest;
 }
@@ -431,7 +486,7 @@ function compare(a: unknown, b: unknown): number {
   return String(a ?? '').localeCompare(String(b ?? ''));
 }
 
-/** CRM filter keys carry their operator as a prefix: `>ID`, `>=ID`, `!FIELD`, `@FIELD` (in), `=FIELD`; an array value means "in". */
+/** Filter keys carry their operator as a prefix: `>ID`, `>=ID`, `!FIELD`, `@FIELD` (in), `=FIELD`; an array value means "in". */
 function matches(row: Row, filter: Record<string, unknown>, get: (row: Row, field: string) => unknown): boolean {
   for (const [rawKey, expected] of Object.entries(filter)) {
     const op = /^(>=|<=|!=|!@|>|<|=|!|@)?(.*)$/.exec(rawKey)!;

@@ -20,6 +20,7 @@ export interface Bitrix24Command {
 
 export type CommandOutcome =
   | { ok: true; result: unknown; total?: number; next?: number }
+  /** `error` is the portal's code as text: crm.* send strings (often ""), catalog.* numbers (often 0). */
   | { ok: false; error: string; description: string; temporary: boolean; retryAfterMs?: number };
 
 export interface Bitrix24ClientOptions {
@@ -35,7 +36,11 @@ export interface Bitrix24ClientOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** A whole request failed for now (network, timeout, 5xx, rate limits that outlasted our patience). */
+/**
+ * The items of a request failed for now and go back through .retry: a method blocked by
+ * OPERATION_TIME_LIMIT for longer than we wait. A portal that cannot be reached or refuses everything is
+ * not this: that stops the run (ExchangeError SINK_UNAVAILABLE, exit 69) and burns no attempt.
+ */
 export class Bitrix24TemporaryError extends Error {
   constructor(message: string, readonly code: string, readonly retryAfterMs?: number) {
     super(message);
@@ -54,31 +59,62 @@ export class Bitrix24CallError extends Error {
 export const batchLimit = 50;
 export const pageSize = 50;
 
-/** Errors that mean the webhook itself is unusable: no retry helps, the operator must act (facts §9). */
-const authErrors = new Set(['NO_AUTH_FOUND', 'expired_token', 'invalid_token', 'ACCESS_DENIED', 'insufficient_scope', 'INVALID_CREDENTIALS', 'WRONG_AUTH_TYPE', 'authorization_error']);
-/** Per-command errors that a later attempt can get past. */
-const temporaryErrors = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT', 'INTERNAL_SERVER_ERROR', 'OVERLOAD_LIMIT', 'ERROR_SERVICE_UNAVAILABLE']);
+/**
+ * Errors that say the webhook or the portal refuses us whatever we send (_includes/system-errors.md): no item
+ * is at fault, the operator must act, so the run stops with exit 69 and nothing is acked.
+ */
+const refusingErrors = new Set([
+  'NO_AUTH_FOUND', 'INVALID_CREDENTIALS', 'expired_token', 'invalid_token', 'insufficient_scope', 'ACCESS_DENIED',
+  'OVERLOAD_LIMIT', 'PORTAL_DELETED', 'user_access_error', 'WRONG_AUTH_TYPE', 'authorization_error', 'ERROR_METHOD_NOT_FOUND',
+]);
+/** Per-command errors that a later attempt can get past (the item goes to .retry). */
+const temporaryErrors = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT', 'INTERNAL_SERVER_ERROR', 'ERROR_UNEXPECTED_ANSWER']);
 
-interface Envelope {
+export type ErrorClass = 'unavailable' | 'temporary' | 'permanent';
+
+/**
+ * How an error body is judged. catalog.* permission errors are numeric 2000403000xx ("Access Denied",
+ * "Iblock Not Found"), crm.* ones an empty code with "Access denied": both refuse every item alike.
+ */
+export function classifyError(code: string, description: string): ErrorClass {
+  if (refusingErrors.has(code) || /^2000403000\d\d$/.test(code) || /^access denied/i.test(description.trim())) return 'unavailable';
+  if (temporaryErrors.has(code) || /deadlock|lock wait timeout|try (it )?again later/i.test(description)) return 'temporary';
+  return 'permanent';
+}
+
+interface ErrorBody {
+  error?: string | number;
+  error_description?: string;
+}
+
+interface Envelope extends ErrorBody {
   result?: unknown;
   total?: number;
   next?: number;
-  error?: string;
-  error_description?: string;
   time?: { operating_reset_at?: number; operating?: number };
 }
 
 interface BatchResult {
   result?: Record<string, unknown> | unknown[];
-  result_error?: Record<string, { error?: string; error_description?: string }> | unknown[];
+  result_error?: Record<string, ErrorBody> | unknown[];
   result_total?: Record<string, number> | unknown[];
   result_next?: Record<string, number> | unknown[];
+}
+
+/** An answer is an error when it has the key: its value may be "" (crm.*) or 0 (catalog.*), both falsy. */
+function isError(body: object | undefined): boolean {
+  return !!body && typeof body === 'object' && 'error' in body;
+}
+
+function codeOf(body: ErrorBody): string {
+  return body.error === undefined || body.error === null ? '' : String(body.error);
 }
 
 /**
  * Bitrix24 REST over an incoming webhook. Every request goes through the leaky bucket; the rate-limit
  * answers are waited out here, so callers only see per-command outcomes, a temporary error for the whole
- * request, or an ExchangeError that stops the run (the webhook does not work).
+ * request (a method blocked longer than we wait), or an ExchangeError that stops the run: the portal cannot
+ * be reached (refused, DNS, TLS, timeout, 5xx) or refuses the webhook (401/403, access denied).
  */
 export class Bitrix24Client {
   readonly stats = { requests: 0, commands: 0, refused: 0, operationLimited: 0, waitedMs: 0 };
@@ -100,7 +136,12 @@ export class Bitrix24Client {
   /** One method call; a per-call error throws Bitrix24CallError. */
   async call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<{ result: T; total?: number; next?: number }> {
     const body = await this.request(method, params, 1);
-    if (body.error) throw new Bitrix24CallError(`${method}: ${body.error}${body.error_description ? ` (${body.error_description})` : ''}`, body.error);
+    if (isError(body)) {
+      const code = codeOf(body);
+      const description = String(body.error_description ?? '');
+      if (classifyError(code, description) === 'unavailable') throw this.refused(code, description);
+      throw new Bitrix24CallError(maskSecrets(`${method}: ${code || 'error'}${description ? ` (${description})` : ''}`), code);
+    }
     return { result: body.result as T, total: body.total, next: body.next };
   }
 
@@ -115,18 +156,25 @@ export class Bitrix24Client {
     const cmd: Record<string, string> = {};
     commands.forEach((command, index) => { cmd[keys[index]] = `${command.method}?${encodeParams(command.params ?? {})}`; });
     const body = await this.request('batch', { halt: 0, cmd }, commands.length);
-    if (body.error) throw new Error(`batch refused: ${body.error} ${body.error_description ?? ''}`.trim());
+    if (isError(body)) {
+      const code = codeOf(body);
+      if (classifyError(code, String(body.error_description ?? '')) === 'unavailable') throw this.refused(code, body.error_description);
+      // ERROR_BATCH_LENGTH_EXCEEDED and the like: our request is wrong, not an item.
+      throw new Error(maskSecrets(`batch refused: ${code} ${body.error_description ?? ''}`.trim()));
+    }
     const payload = (body.result ?? {}) as BatchResult;
     const results = asRecord(payload.result);
-    const errors = asRecord(payload.result_error) as Record<string, { error?: string; error_description?: string }>;
+    const errors = asRecord(payload.result_error) as Record<string, ErrorBody>;
     const totals = asRecord(payload.result_total) as Record<string, number>;
     const nexts = asRecord(payload.result_next) as Record<string, number>;
     return keys.map((key): CommandOutcome => {
-      const error = errors[key];
-      if (error) {
-        const code = String(error.error || 'ERROR');
-        if (authErrors.has(code)) throw this.authError(code, error.error_description);
-        return { ok: false, error: code, description: maskSecrets(String(error.error_description ?? '')), temporary: temporaryErrors.has(code) };
+      if (key in errors) {
+        const error = (errors[key] ?? {}) as ErrorBody;
+        const code = codeOf(error);
+        const description = String(error.error_description ?? '');
+        const kind = classifyError(code, description);
+        if (kind === 'unavailable') throw this.refused(code, description);
+        return { ok: false, error: code, description: maskSecrets(description), temporary: kind === 'temporary' };
       }
       if (!(key in results)) {
         // halt=0 runs every command, so a missing result is the portal giving up on it midway.
@@ -195,18 +243,20 @@ export class Bitrix24Client {
         });
         text = await response.text();
       } catch (error) {
-        const cause = (error as Error & { cause?: { code?: string } });
-        const code = cause.name === 'TimeoutError' ? 'TIMEOUT' : cause.cause?.code ?? 'NETWORK';
-        throw new Bitrix24TemporaryError(maskSecrets(`Bitrix24 at ${this.location} did not answer ${method}: ${code === 'TIMEOUT' ? `no answer in ${this.options.timeoutMs} ms` : cause.cause?.code ?? cause.message}`), `CRM_${code}`);
+        // Refused, unresolvable, a bad certificate, a reset or no answer in time: the CRM is not there.
+        throw this.unreachable(method, error);
       }
       const body = parseBody(text);
       if (body.time?.operating_reset_at) this.lastResetAt = body.time.operating_reset_at;
-      const code = body.error ?? '';
-      if (response.status === 401 || authErrors.has(code)) throw this.authError(code || `HTTP ${response.status}`, body.error_description);
+      const code = isError(body) ? codeOf(body) : '';
+      const description = String(body.error_description ?? '');
+      if (response.status === 401 || response.status === 403 || refusingErrors.has(code)) throw this.refused(code || `HTTP ${response.status}`, description);
       if (code === 'QUERY_LIMIT_EXCEEDED' || (response.status === 503 && !code)) {
         this.stats.refused++;
         this.bucket.markFull();
-        if (++refusals >= maxRefusals) throw new Bitrix24TemporaryError(`Bitrix24 at ${this.location} kept refusing ${method} with QUERY_LIMIT_EXCEEDED`, 'CRM_QUERY_LIMIT_EXCEEDED');
+        if (++refusals >= maxRefusals) {
+          throw this.unavailable(`Bitrix24 at ${this.location} refused ${method} ${refusals} times in a row with QUERY_LIMIT_EXCEEDED`, 'CRM_QUERY_LIMIT_EXCEEDED');
+        }
         // Increasing delays, as the portal asks (facts §2); the bucket, now full, paces what follows.
         const delay = Math.min(16_000, 500 * 2 ** (refusals - 1));
         this.options.reporter?.debug(`Bitrix24 refused ${method} (QUERY_LIMIT_EXCEEDED), waiting ${delay} ms`);
@@ -216,7 +266,7 @@ export class Bitrix24Client {
       }
       if (code === 'OPERATION_TIME_LIMIT' || response.status === 429) {
         this.stats.operationLimited++;
-        const resetAt = (body as { operating_reset_at?: number }).operating_reset_at ?? body.time?.operating_reset_at ?? this.lastResetAt;
+        const resetAt = body.time?.operating_reset_at ?? this.lastResetAt;
         const waitMs = resetAt ? Math.max(0, resetAt * 1000 - Date.now()) + 250 : 60_000;
         if (waitMs > maxWaitMs) throw new Bitrix24TemporaryError(`Bitrix24 blocked ${method} (OPERATION_TIME_LIMIT) for ${Math.round(waitMs / 1000)} s`, 'CRM_OPERATION_TIME_LIMIT', waitMs);
         this.options.reporter?.warn(`Bitrix24 blocked ${method} (OPERATION_TIME_LIMIT): waiting ${Math.round(waitMs / 100) / 10} s for operating_reset_at`);
@@ -224,18 +274,31 @@ export class Bitrix24Client {
         await this.sleep(waitMs);
         continue;
       }
-      if (response.status >= 500) {
-        throw new Bitrix24TemporaryError(`Bitrix24 at ${this.location} answered ${method} with HTTP ${response.status}${code ? ` ${code}` : ''}`, `CRM_${code || `HTTP_${response.status}`}`);
+      if (response.status >= 500 || code === 'INVALID_RESPONSE') {
+        throw this.unavailable(`Bitrix24 at ${this.location} answered ${method} with HTTP ${response.status}${code ? ` ${code}` : ''}${description ? ` (${description})` : ''}`, `CRM_${code || `HTTP_${response.status}`}`);
       }
-      if (response.status >= 400 && !code) throw new Error(`Bitrix24 answered ${method} with HTTP ${response.status}: ${maskSecrets(text.slice(0, 200))}`);
+      if (response.status >= 400 && !isError(body)) throw new Error(`Bitrix24 answered ${method} with HTTP ${response.status}: ${maskSecrets(text.slice(0, 200))}`);
       this.stats.commands += commandCount;
       return body;
     }
   }
 
-  private authError(code: string, description?: string): ExchangeError {
-    return new ExchangeError('SINK_UNAVAILABLE', maskSecrets(`Bitrix24 at ${this.location} refused the webhook: ${code}${description ? ` (${description})` : ''}`), {
-      hint: 'check crm.webhookUrl (EXCHANGE_BITRIX24_WEBHOOK): the webhook may have been deleted, expired or lack the crm and catalog scopes; nothing was acked, run again once it is fixed',
+  private unreachable(method: string, error: unknown): ExchangeError {
+    const failure = error as Error & { cause?: { code?: string; message?: string } };
+    const code = failure.name === 'TimeoutError' ? 'TIMEOUT' : failure.cause?.code ?? 'NETWORK';
+    const detail = code === 'TIMEOUT' ? `no answer in ${this.options.timeoutMs} ms` : `${failure.cause?.code ?? ''} ${failure.cause?.message ?? failure.message}`.trim();
+    return this.unavailable(`Bitrix24 at ${this.location} did not answer ${method}: ${detail}`, `CRM_${code}`);
+  }
+
+  private unavailable(message: string, code: string): ExchangeError {
+    return new ExchangeError('SINK_UNAVAILABLE', maskSecrets(message), {
+      hint: `the CRM cannot be reached (${code}); nothing was acked and no attempt was counted: the messages stay in their queue for the next run`,
+    });
+  }
+
+  private refused(code: string, description?: string): ExchangeError {
+    return new ExchangeError('SINK_UNAVAILABLE', maskSecrets(`Bitrix24 at ${this.location} refused the webhook: ${code || 'error'}${description ? ` (${description})` : ''}`), {
+      hint: 'check crm.webhookUrl (EXCHANGE_BITRIX24_WEBHOOK) and its rights: the webhook may have been deleted, expired or lack the crm and catalog scopes or access to the catalog; nothing was acked, run again once it is fixed',
     });
   }
 }

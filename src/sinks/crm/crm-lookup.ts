@@ -4,6 +4,11 @@ export interface LookupRequest {
   method: string;
   /** The field the values are matched on (`ORIGIN_ID`, `XML_ID`, `xmlId`, `ID`, `productId`). */
   field: string;
+  /**
+   * The filter key for "field is one of these": a plain key with an array for crm.* and catalog.product.list,
+   * `@productId` for catalog.price.list, whose doc names `@` as its IN.
+   */
+  filterKey?: string;
   values: string[];
   filter?: Record<string, unknown>;
   select: string[];
@@ -64,7 +69,7 @@ function command(request: LookupRequest, values: string[]): Bitrix24Command {
   return {
     method: request.method,
     params: {
-      filter: { ...(request.filter ?? {}), [request.field]: values },
+      filter: { ...(request.filter ?? {}), [request.filterKey ?? request.field]: values },
       select: unique([idField, request.field, ...request.select]),
       order: { [idField]: 'ASC' },
     },

@@ -16,8 +16,11 @@ interface Writer {
 
 /**
  * The Bitrix24 CRM as a sink (DESIGN §8). A batch is written with as few REST requests as the data
- * needs; each item gets its own result. Only a webhook the portal refuses (auth) stops the run: it
- * throws an ExchangeError and the drain acks nothing.
+ * needs; each item gets its own result: `fail` for an error the portal gives that item for good, `retry`
+ * for one that passes (a rate limit or a lock on that command, a method blocked longer than we wait). A
+ * portal that cannot be reached or refuses everything (connection, DNS, TLS, timeout, 5xx, 401/403,
+ * access denied) throws ExchangeError SINK_UNAVAILABLE: the drain acks nothing of the batch and counts no
+ * attempt, so an outage never walks the queue into the dlq.
  */
 export class CrmSink implements Sink {
   readonly name = 'crm' as const;
@@ -39,7 +42,7 @@ export class CrmSink implements Sink {
     for (const [type, envelopes] of byType) {
       const write = () => this.writer(type).write(envelopes);
       try {
-        const written = (await this.mayCreate(type, envelopes)) ? await withCreateLock(this.context.recordStore, type, write) : await write();
+        const written = (await this.mayCreate(type, envelopes)) ? await withCreateLock(this.context.recordStore, type, write, { warn: (message) => this.context.reporter.warn(message) }) : await write();
         for (const [envelope, result] of written) results.set(envelope, result);
       } catch (error) {
         // A lookup request that failed as a whole: every item of the type waits in .retry, with the portal's reason.

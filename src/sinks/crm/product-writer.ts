@@ -12,7 +12,11 @@ import { shortHash, type CrmMappings } from './crm-mappings.js';
  * product → catalog.product (xmlId = 1C id) and its base price (catalog.price). catalog.product has no
  * ORIGIN_VERSION, so the version guard uses the version last written, kept in links; a product found by
  * xmlId for the first time is overwritten (the CRM's copy came from 1C too). A deleted product is
- * deactivated, never removed: orders and deals may point at it.
+ * deactivated, never removed (orders and deals may point at it), and nothing else of it is touched: a
+ * delete carries no name or price, and mapping it would rename the product to its 1C id.
+ *
+ * catalog.product.add and .update answer `{element: {id, ...}}` (catalog-product-add.md), not `product`,
+ * which only catalog.product.get uses; catalog.price.add and .update answer `{price: {id, ...}}`.
  */
 export class ProductWriter {
   private readonly links: CrmLinks;
@@ -33,9 +37,10 @@ export class ProductWriter {
       { method: 'catalog.product.list', field: 'xmlId', values: active.filter((e) => !known.get(e.id)!.crmId).map((e) => e.id), filter: { iblockId }, select: ['iblockId'], rowsKey: 'products', idField: 'id' },
     ]);
     const productIdOf = (envelope: Envelope) => known.get(envelope.id)!.crmId ?? (byXmlId.found.get(envelope.id)?.[0] ? String(byXmlId.found.get(envelope.id)![0].id) : undefined);
-    const needPrice = active.filter((e) => productIdOf(e) && !known.get(e.id)!.partId && this.mappings.basePrice(e));
+    const isDelete = (e: Envelope) => e.op === 'delete';
+    const needPrice = active.filter((e) => !isDelete(e) && productIdOf(e) && !known.get(e.id)!.partId && this.mappings.basePrice(e));
     const [prices] = await lookupMany(this.client, [
-      { method: 'catalog.price.list', field: 'productId', values: needPrice.map((e) => productIdOf(e)!), filter: { catalogGroupId: this.config.priceTypeId }, select: ['price', 'currency'], rowsKey: 'prices', idField: 'id' },
+      { method: 'catalog.price.list', field: 'productId', filterKey: '@productId', values: needPrice.map((e) => productIdOf(e)!), filter: { catalogGroupId: this.config.priceTypeId }, select: ['price', 'currency'], rowsKey: 'prices', idField: 'id' },
     ]);
 
     const saved = new Map<string, EntityLinks>();
@@ -48,12 +53,12 @@ export class ProductWriter {
         continue;
       }
       const productId = productIdOf(envelope);
-      const fields = this.mappings.product(envelope);
+      const fields = isDelete(envelope) ? { active: 'N' } : this.mappings.product(envelope);
       if (!productId && fields.active === 'N') {
         results.set(envelope, { status: 'unchanged' });
         continue;
       }
-      const price = this.mappings.basePrice(envelope);
+      const price = isDelete(envelope) ? undefined : this.mappings.basePrice(envelope);
       const priceHash = price ? shortHash(price) : undefined;
       const priceRow = productId ? prices.found.get(productId)?.[0] : undefined;
       const priceId = links.partId ?? (priceRow ? String(priceRow.id) : undefined);
@@ -65,15 +70,15 @@ export class ProductWriter {
         const priceFields = { price: price.price, currency: price.currency };
         commands.push(priceId
           ? { method: 'catalog.price.update', params: { id: priceId, fields: priceFields } }
-          : { method: 'catalog.price.add', params: { fields: { ...priceFields, catalogGroupId: this.config.priceTypeId, productId: productId ?? new ResultRef(key, ['product', 'id']) } } });
+          : { method: 'catalog.price.add', params: { fields: { ...priceFields, catalogGroupId: this.config.priceTypeId, productId: productId ?? new ResultRef(key, ['element', 'id']) } } });
       }
       groups.push({
         commands,
         settle: (outcomes: CommandOutcome[]) => {
           const bad = outcomes.findIndex((o) => !o.ok);
-          const newProductId = productId ?? (outcomes[0]?.ok ? String((outcomes[0].result as { product: { id: number } }).product.id) : undefined);
+          const newProductId = productId ?? (outcomes[0]?.ok ? elementId(outcomes[0].result) : undefined);
           const priceOutcome = outcomes[1];
-          const newPriceId = priceId ?? (priceOutcome?.ok ? String((priceOutcome.result as { price: { id: number } }).price.id) : undefined);
+          const newPriceId = priceId ?? (priceOutcome?.ok ? elementId(priceOutcome.result, 'price') : undefined);
           if (bad >= 0) {
             if (newProductId) saved.set(envelope.id, { crmId: newProductId, partId: newPriceId, state: { ...links.state, version: undefined } });
             if (bad === 0 && productId && /not exist/i.test(outcomes[0].ok ? '' : outcomes[0].description)) {
@@ -96,4 +101,11 @@ export class ProductWriter {
     }
     return results;
   }
+}
+
+/** The id in a catalog.* write answer, `{element: {id}}` or `{price: {id}}`; a shape we do not know is an error, not a guess. */
+function elementId(result: unknown, key = 'element'): string {
+  const id = (result as Record<string, { id?: unknown } | undefined> | null)?.[key]?.id;
+  if (id === undefined || id === null || id === '') throw new Error(`the CRM answered without ${key}.id: ${JSON.stringify(result)?.slice(0, 200)}`);
+  return String(id);
 }
