@@ -4,12 +4,37 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
 /**
- * An Elasticsearch stand-in over real HTTP that keeps state and answers like the real REST API where the
- * exchange tool (and its tests) look: the product header the client checks, index creation with a mapping
- * that documents are checked against, aliases changed atomically, `_bulk` with per-item results and
- * external versioning, `_count`, `_doc`, `_reindex` (also as a task), `_refresh`. Switches inject the
- * failures a real cluster produces: per-item 429, a document the mapping refuses, a whole request answered
- * 503 or 429, credentials refused.
+ * An Elasticsearch stand-in over real HTTP that keeps state and answers like the real REST API (9.x) where the
+ * exchange tool and its tests look. Each line below was checked against Elastic's own description of the API:
+ * `spec:` = a file of elastic/elasticsearch-specification (the source of the reference pages and of the client's
+ * types), `es:` = a file of elastic/elasticsearch, `js:` = a file of @elastic/transport 9.x, `ref:` = a page of
+ * elastic.co/guide/en/elasticsearch/reference. The client is not the judge: what the docs say is.
+ *
+ * | API | doc file or page | response shape served |
+ * | --- | --- | --- |
+ * | any 2xx answer | js: lib/middleware/ProductCheck.js | header `X-Elastic-Product: Elasticsearch`; the client refuses a 2xx without it (ProductNotSupportedError); 401 answers and HTTP-layer 413 carry none |
+ * | any error | spec: specification/_types/Errors.ts (ErrorResponseBase) | `{error: {root_cause: [{type, reason, …}], type, reason, …}, status}` with the HTTP status |
+ * | `GET /` | spec: specification/_global/info/RootNodeInfoResponse.ts | `{name, cluster_name, cluster_uuid, version: {number: '9.x', build_flavor, …, lucene_version, minimum_wire_compatibility_version, minimum_index_compatibility_version}, tagline}` |
+ * | `PUT /<index>` (settings, mappings, aliases) | spec: specification/indices/create/IndicesCreateResponse.ts | 200 `{acknowledged: true, shards_acknowledged: true, index}`; 400 `resource_already_exists_exception`, `invalid_index_name_exception`, `mapper_parsing_exception`, `illegal_argument_exception` (a bad `index.gc_deletes`) |
+ * | `HEAD /<index>` | spec: specification/indices/exists/IndicesExistsRequest.ts | 200 or 404, no body |
+ * | `GET /<index>` (`expand_wildcards`) | spec: specification/indices/get/IndicesGetResponse.ts | `{<index>: {aliases, mappings, settings: {index: {…, gc_deletes}}}}`; a wildcard matching nothing is `{}` |
+ * | `GET /<index>/_mapping` | spec: specification/indices/get_mapping/IndicesGetMappingResponse.ts | `{<index>: {mappings}}` |
+ * | `POST /_aliases` | spec: specification/indices/update_aliases/IndicesUpdateAliasesRequest.ts, …BulkResponse.ts | all actions or none: 200 `{acknowledged: true, errors: false}`; 404 `index_not_found_exception`; 404 `aliases_not_found_exception` (remove with `must_exist`) |
+ * | `GET /_alias/<name>` | spec: specification/indices/get_alias/IndicesGetAliasResponse.ts, _types/response.ts (NotFoundAliases) | 200 `{<index>: {aliases: {<name>: {}}}}`; 404 `{error: 'alias [<name>] missing', status: 404}` (a string error) |
+ * | `POST /_bulk`, `/<target>/_bulk` (`require_alias`) | spec: specification/_global/bulk/BulkRequest.ts, BulkResponse.ts, types.ts (ResponseItem) | 200 `{errors, took, items: [{<op>: {_index, _id, _version, result, _shards, _seq_no, _primary_term, status}}]}` in request order; a failed item `{_index, _id, status, error: {type, reason, index_uuid, shard, index}}`: 409 `version_conflict_engine_exception`, 429 `es_rejected_execution_exception`, 400 `document_parsing_exception` / `strict_dynamic_mapping_exception`, 404 `index_not_found_exception` (require_alias); a delete of a missing document 404 `result: 'not_found'` with no error |
+ * | whole-request failures | ref: tune-for-indexing-speed.html (429), facts/elasticsearch.md §D | 429 `es_rejected_execution_exception` (coordinating indexing pressure), 503 `cluster_block_exception`, 401 `security_exception` with `WWW-Authenticate`, 403 `security_exception`, 413 with no body (HTTP layer) |
+ * | external versions, tombstones | ref: docs-delete.html#delete-versioning; es: server/src/main/java/org/elasticsearch/index/IndexSettings.java (INDEX_GC_DELETES_SETTING) | `external` refuses a version ≤ current, `external_gte` < current (409); a delete keeps its version for `index.gc_deletes` (60 s default, dynamic), then the id is unknown and any version is accepted |
+ * | `GET /<target>/_count` | spec: specification/_global/count/CountResponse.ts | `{count, _shards: {total, successful, skipped, failed}}`; 404 `index_not_found_exception` |
+ * | `GET /<index>/_doc/<id>` | spec: specification/_global/get/GetResponse.ts | 200 `{_index, _id, _version, _seq_no, _primary_term, found: true, _source}`; 404 `{_index, _id, found: false}` |
+ * | `PUT|DELETE /<index>/_doc/<id>` | spec: specification/_global/index/IndexResponse.ts, _global/delete/DeleteResponse.ts | the bulk item's body (without `status`); a missing delete 404 `result: 'not_found'`; other failures the error body |
+ * | `POST /_reindex` (`wait_for_completion`, `conflicts`, `dest.version_type`) | spec: specification/_global/reindex/ReindexResponse.ts; ref: docs-reindex.html | copies a snapshot of the source taken at the start; `{took, timed_out, total, updated, created, deleted, batches, version_conflicts, noops, retries: {bulk, search}, throttled_millis, requests_per_second, throttled_until_millis, failures}`; with `wait_for_completion=false` `{task: '<node>:<n>'}` |
+ * | `GET /_tasks/<id>` | spec: specification/tasks/get/GetTaskResponse.ts; es: ElasticsearchTimeoutException.java | `{completed, task: {node, id, type, action, status, description, start_time_in_millis, running_time_in_nanos, cancellable, cancelled, headers}, response?}`; `wait_for_completion=true` past its `timeout` 429 `elasticsearch_timeout_exception`; unknown 404 `resource_not_found_exception` |
+ * | `POST /_refresh`, `/<target>/_refresh` | spec: specification/indices/refresh/IndicesRefreshResponse.ts | `{_shards: {total, successful, failed}}` |
+ *
+ * Switches inject what a real cluster does under stress: per-item 429, a document the mapping refuses, a whole
+ * request answered 503/429/500/413, a request never answered (timeout), credentials refused (401) or a missing
+ * privilege (403), the cluster gone (stop/resume: connections refused), a reindex task still running; and a
+ * clock to move past `index.gc_deletes` without waiting.
  */
 
 type Json = Record<string, unknown>;
@@ -390,6 +415,7 @@ export class ElasticsearchTestServer {
         return { status: 200, body: Object.fromEntries(this.resolveOrThrow(target).map((index) => [index.name, { mappings: index.mappings }])) };
       }
       if (action === '_doc' && parts.length === 3 && (method === 'GET' || method === 'HEAD')) return this.getDocument(target, parts[2]);
+      if (action === '_doc' && parts.length === 3 && (method === 'PUT' || method === 'POST' || method === 'DELETE')) return this.singleWrite(method === 'DELETE' ? 'delete' : 'index', target, parts[2], query, body);
     }
     return { status: 400, body: { error: `no handler found for uri [${path}] and method [${method}]` } };
   }
@@ -661,6 +687,20 @@ export class ElasticsearchTestServer {
     if (targets.length === 1 && targets[0].aliases.get(target)?.is_write_index !== false) return targets[0];
     const designated = targets.find((index) => index.aliases.get(target)?.is_write_index === true);
     return designated ?? `no write index is defined for alias [${target}]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index`;
+  }
+
+  /**
+   * `PUT|DELETE /<index>/_doc/<id>`: one write, the same engine path as a bulk item. A success (and a delete
+   * of a missing document, 404 `not_found`) answers the item itself; any other failure the usual error body.
+   */
+  private singleWrite(action: 'index' | 'delete', target: string, id: string, query: URLSearchParams, body: string): { status: number; body: unknown } {
+    const version = query.get('version');
+    const meta: Json = { _id: id, ...(version !== null ? { version: Number(version) } : {}), ...(query.get('version_type') ? { version_type: query.get('version_type') } : {}) };
+    const item = this.bulkItem(action, meta, action === 'delete' ? undefined : body, target, query.get('require_alias') === 'true');
+    const { status, error, ...rest } = item as Json & { status: number; error?: Json };
+    if (!error) return { status, body: rest };
+    const { type, reason, ...extra } = error as { type: string; reason: string };
+    return { status, body: errorBody(status, type, reason, extra) };
   }
 
   private getDocument(target: string, id: string): { status: number; body: unknown } {
