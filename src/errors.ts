@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'AMQP_UNAVAILABLE'
   | 'RECORD_STORE_UNAVAILABLE'
   | 'SINK_UNAVAILABLE'
+  | 'SOURCE_UNAVAILABLE'
   | 'UNROUTABLE'
   | 'LOCKED'
   | 'STORE_BUSY'
@@ -34,6 +35,7 @@ const exitByCode: Record<ErrorCode, ExitCodeValue> = {
   AMQP_UNAVAILABLE: ExitCode.unavailable,
   RECORD_STORE_UNAVAILABLE: ExitCode.unavailable,
   SINK_UNAVAILABLE: ExitCode.unavailable,
+  SOURCE_UNAVAILABLE: ExitCode.unavailable,
   UNROUTABLE: ExitCode.unavailable,
   LOCKED: ExitCode.tempFail,
   STORE_BUSY: ExitCode.tempFail,
