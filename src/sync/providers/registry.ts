@@ -1,10 +1,12 @@
 import type { SyncProvider } from '../sync-provider.js';
 
 /**
- * Every provider, by name: adding one is one file in this folder and one line here. Loaded lazily, so a run
- * of one sync never loads the others' dependencies.
+ * Every provider, as a plain object: adding one is one file in this folder and one line in this list.
+ * The config names a provider by its `name`; an unknown name is exit 78 listing these.
  */
-export const providerLoaders: Record<string, () => Promise<SyncProvider<any>>> = {
-};
+export const providers: ReadonlyArray<SyncProvider<any>> = [
+];
 
-export const providerNames = Object.keys(providerLoaders);
+export function providerNamed(name: string): SyncProvider<any> | undefined {
+  return providers.find((provider) => provider.name === name);
+}
