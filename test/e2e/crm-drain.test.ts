@@ -81,6 +81,8 @@ describe('exchange user --sink crm (DESIGN §8) against a Bitrix24 test portal',
       return undefined;
     };
     await broker.publishMany(s.exchange, 'user.upsert', userBodies(ids('r', 300)));
+    // Another application on the same address has just used the bucket up: the first request is refused for sure.
+    s.server.fillBucket();
     const result = await s.cli('user', '--sink', 'crm', '--json', '--batch-size', '50');
     expect(result.summary).toMatchObject({ read: 301, written: 300, retried: 1, deadLettered: 0 });
     expect(result.code).toBe(1);

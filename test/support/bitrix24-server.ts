@@ -151,6 +151,12 @@ export class Bitrix24Server {
     await new Promise<void>((resolve) => (this.server?.listening ? this.server.close(() => resolve()) : resolve()));
   }
 
+  /** Fills the bucket (as if another application on the same address had just used it up). */
+  fillBucket(): void {
+    this.level = this.burst;
+    this.levelAt = Date.now();
+  }
+
   /** Empties the bucket (as if the portal had been idle long enough). */
   resetBucket(): void {
     this.level = 0;
