@@ -101,6 +101,28 @@ describe('crm sink: users → crm.company + crm.requisite', () => {
     expect(await sink.write([user('u1', '1'), user('u2', '1')])).toEqual([{ status: 'written' }, { status: 'written' }]);
   });
 
+  it('classifies per-item errors: refused for good → fail, a lock or rate limit → retry, access denied for the webhook → SINK_UNAVAILABLE', async () => {
+    const { server, sink } = await setupSink();
+    server.failCommand = (method, params) => {
+      const title = (params.fields as Record<string, unknown> | undefined)?.TITLE;
+      if (method !== 'crm.company.add') return undefined;
+      if (title === 'ООО «bad-email»') return { error: 'ERROR_CORE', error_description: 'The E-mail field contains an invalid address' };
+      if (title === 'ООО «locked»') return { error: '', error_description: 'Deadlock found when trying to get lock; try restarting transaction' };
+      if (title === 'ООО «limited»') return { error: 'OPERATION_TIME_LIMIT', error_description: 'Method is blocked due to operation time limit' };
+      return undefined;
+    };
+    const results = await sink.write([user('bad-email', '1'), user('locked', '1'), user('limited', '1'), user('fine', '1')]);
+    expect(results).toEqual([
+      { status: 'fail', code: 'CRM_ERROR_CORE', reason: 'crm.company.add: ERROR_CORE (The E-mail field contains an invalid address)' },
+      expect.objectContaining({ status: 'retry', code: 'CRM_ERROR' }),
+      expect.objectContaining({ status: 'retry', code: 'CRM_OPERATION_TIME_LIMIT' }),
+      { status: 'written' },
+    ]);
+    // crm-company-add.md: "Access denied" with an empty code refuses every item alike: the run stops, nothing is failed.
+    server.failCommand = (method) => (method === 'crm.company.add' ? { error: '', error_description: 'Access denied' } : undefined);
+    await expect(sink.write([user('other', '1')])).rejects.toMatchObject({ code: 'SINK_UNAVAILABLE', exitCode: 69 });
+  });
+
   it('honours field overrides from config', async () => {
     const { server, sink } = await setupSink({ fields: { company: { TITLE: 'data.fullName|data.name', ADDRESS: null, COMPANY_TYPE: '=CUSTOMER' } } });
     await sink.write([user('u1', '1', { fullName: 'Общество «u1»', address: 'x' })]);
