@@ -2,6 +2,7 @@ import path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { ExchangeError } from '../errors.js';
 import { configSchema, type ExchangeConfig } from './schema.js';
+import { checkSyncProviders } from '../sync/sync-config.js';
 import { registerSecret, registerUrlSecrets } from './secrets.js';
 
 export interface LoadedConfig {
@@ -57,7 +58,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
 export function parseConfig(input: unknown): ExchangeConfig {
   const parsed = configSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // Each sync's settings follow its provider's own schema (DESIGN §10), reported like any other key.
+    const problems = checkSyncProviders(parsed.data);
+    if (problems.length > 0) throw configError(problems);
+    return parsed.data;
+  }
   const details = parsed.error.issues.map((issue) => {
     const keyPath = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
@@ -65,8 +71,11 @@ export function parseConfig(input: unknown): ExchangeConfig {
     }
     return `${keyPath || '(root)'}: ${issue.message}`;
   });
-  const lines = details.join('\n').split('\n');
-  throw new ExchangeError('CONFIG', `invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'})`, {
+  throw configError(details.join('\n').split('\n'));
+}
+
+function configError(lines: string[]): ExchangeError {
+  return new ExchangeError('CONFIG', `invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'})`, {
     hint: 'fix the keys named above; `exchange config` prints what is in force',
     details: lines,
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { entityTypes } from '../messages/entity-types.js';
+import { entityTypes, isBusinessType } from '../messages/entity-types.js';
 import { defaultOneCTimeZone, isKnownTimeZone } from '../onec/one-c-values.js';
+import { parseSchedule } from '../sync/schedule.js';
 
 /**
  * The configuration contract (DESIGN §4). Strict objects everywhere: an unknown key is an error,
@@ -41,7 +42,45 @@ const routesSchema = z.strictObject(
   Object.fromEntries(entityTypes.map((type) => [type, z.array(z.enum(sinkNames)).min(1).default(['records'])])) as {
     [K in (typeof entityTypes)[number]]: z.ZodDefault<z.ZodArray<z.ZodEnum<{ [S in SinkName]: S }>>>;
   },
-);
+).superRefine((routes, ctx) => {
+  // Rates and EDI events (from syncs) have no CRM or search mapping: only the record store takes them.
+  for (const type of entityTypes) {
+    if (isBusinessType(type)) continue;
+    for (const sink of routes[type]) {
+      if (sink !== 'records') ctx.addIssue({ code: 'custom', path: [type], message: `the ${sink} sink takes user, product and mutualsettlements only; ${type} goes to records` });
+    }
+  }
+});
+
+/** Words `exchange sync` takes as subcommands: a sync of that name could never be run by name. */
+export const reservedSyncNames = ['list', 'status', 'enable', 'disable', 'reset'] as const;
+
+/**
+ * One synchronization (DESIGN §10). `settings` is checked by the provider's own schema when the config is
+ * loaded (src/sync/sync-config.ts): this schema does not know the providers.
+ */
+const syncSchema = z.strictObject({
+  provider: z.string().min(1),
+  enabled: z.boolean().default(true),
+  schedule: z.string().superRefine((text, ctx) => {
+    const parsed = parseSchedule(text);
+    if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
+  }),
+  /** Longest the sync holds its lock `sync:<name>` if the process dies (renewed while it runs). */
+  lockAtMostForMs: positiveInt.default(15 * 60 * 1000),
+  settings: z.record(z.string(), z.unknown()).default({}),
+});
+export type SyncConfig = z.infer<typeof syncSchema>;
+
+const syncsSchema = z.record(z.string(), syncSchema).superRefine((syncs, ctx) => {
+  for (const name of Object.keys(syncs)) {
+    if ((reservedSyncNames as readonly string[]).includes(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is a word of the sync command (${reservedSyncNames.join(', ')}): name the sync otherwise` });
+    } else if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: 'a sync name takes letters, digits, ., - and _ only' });
+    }
+  }
+});
 
 const crmSchema = z.strictObject({
   webhookUrl: z.string().url().optional(),
@@ -108,6 +147,7 @@ export const configSchema = z.strictObject({
   routes: routesSchema.prefault({}),
   crm: crmSchema.prefault({}),
   elasticsearch: elasticsearchSchema.prefault({}),
+  syncs: syncsSchema.default({}),
 });
 
 export type ExchangeConfig = z.infer<typeof configSchema>;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { entityTypes } from '../messages/entity-types.js';
+import { businessTypes } from '../messages/entity-types.js';
 import { drain } from './drain.js';
 import type { JobContext } from './job-context.js';
 import { publish } from './publish.js';
@@ -13,7 +13,8 @@ export const demoFixturesDir = path.resolve(path.dirname(fileURLToPath(import.me
 export async function demo(context: JobContext, options: { signal?: AbortSignal }): Promise<Summary[]> {
   await setup(context, { check: false });
   const summaries: Summary[] = [];
-  for (const type of entityTypes) {
+  // The bundled fixtures are 1C data: rates and EDI events come from synchronizations, not from demo files.
+  for (const type of businessTypes) {
     summaries.push(await publish(context, { type, files: [path.join(demoFixturesDir, `${type}.jsonl`)], dryRun: false }));
     summaries.push(await drain(context, {
       type, sink: 'records', limit: 0, batchSize: context.config.drain.batchSize, prefetch: context.config.amqp.prefetch,

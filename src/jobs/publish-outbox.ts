@@ -58,7 +58,7 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
 }
 
 /** The head our own events start with (record-source.ts writes them): read without parsing the data. */
-const eventHead = /^\{"type":"[a-z]+","op":"(upsert|delete)","id":("(?:[^"\\]|\\.)*"),"version":("(?:[^"\\]|\\.)*")/;
+const eventHead = /^\{"type":"[a-z-]+","op":"(upsert|delete)","id":("(?:[^"\\]|\\.)*"),"version":("(?:[^"\\]|\\.)*")/;
 
 function messageOf(context: JobContext, row: OutboxRow) {
   const head = eventHead.exec(row.message.toString('utf8', 0, 1024));

@@ -64,10 +64,31 @@ export const mutualSettlementsDataSchema = z.looseObject({
   lines: z.array(z.unknown()).optional(),
 });
 
+/** A Central Bank of Russia rate: `value` roubles for `nominal` units of the currency on `date` (YYYY-MM-DD). */
+export const rateDataSchema = z.looseObject({
+  charCode: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 letter code'),
+  numCode: optionalText,
+  name: optionalText,
+  nominal: z.number().int().positive(),
+  value: money,
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD'),
+});
+
+/** One event of an EDI box's feed (Kontur.Diadoc): what happened to which documents, between which boxes. */
+export const ediEventDataSchema = z.looseObject({
+  messageId: optionalText,
+  documentIds: z.array(z.string()).optional(),
+  documentTypes: z.array(z.string()).optional(),
+  counteragentBoxId: optionalText,
+  timestamp: isoDateTime.nullish(),
+});
+
 export const entityDataSchemas = {
   user: userDataSchema,
   product: productDataSchema,
   mutualsettlements: mutualSettlementsDataSchema,
+  rate: rateDataSchema,
+  'edi-event': ediEventDataSchema,
 } satisfies Record<EntityType, z.ZodType>;
 
 export const envelopeSchema = z.object({

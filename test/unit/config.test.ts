@@ -23,7 +23,8 @@ describe('configuration (DESIGN §4)', () => {
     expect(loaded.config.amqp.url).toBe('amqp://guest:guest@127.0.0.1:5672');
     expect(loaded.config.amqp.queueType).toBe('quorum');
     expect(loaded.config.amqp.maxAttempts).toBe(5);
-    expect(loaded.config.routes).toEqual({ user: ['records'], product: ['records'], mutualsettlements: ['records'] });
+    expect(loaded.config.routes).toEqual({ user: ['records'], product: ['records'], mutualsettlements: ['records'], rate: ['records'], 'edi-event': ['records'] });
+    expect(loaded.config.syncs).toEqual({});
     expect(resolveRecordStoreUrl(loaded)).toBe(`sqlite:${path.join(dir, 'exchange.db')}`);
   });
 
