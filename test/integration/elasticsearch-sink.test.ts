@@ -70,6 +70,17 @@ describe('setup of the product index', () => {
     expect(await elasticsearchSinkPlugin.check!(context)).toEqual([]);
   });
 
+  it('brings index.gc_deletes of an existing index to elasticsearch.gcDeletes (a dynamic setting); check reports the difference', async () => {
+    // An index of an older build: tombstones kept for an hour only.
+    server.createIndex(`${alias}-v1`, { settings: { 'index.gc_deletes': '1h' }, mappings: { _meta: { mappingVersion: 1 } }, aliases: { [alias]: {} } });
+    const context = contextFor(server.url);
+    expect(await elasticsearchSinkPlugin.check!(context)).toEqual([`elasticsearch index ${alias}-v1: index.gc_deletes is 1h, elasticsearch.gcDeletes says 7d (run exchange setup)`]);
+    expect(await elasticsearchSinkPlugin.setup!(context)).toContain(`elasticsearch index ${alias}-v1: index.gc_deletes 1h → 7d`);
+    expect(server.settingsOf(`${alias}-v1`)).toMatchObject({ 'index.gc_deletes': '7d' });
+    expect(await elasticsearchSinkPlugin.check!(context)).toEqual([]);
+    expect(await elasticsearchSinkPlugin.setup!(context)).toEqual([`elasticsearch alias ${alias} → ${alias}-v1: ok`]);
+  });
+
   it('check names an index squatting on the alias name and a mapping older than this build', async () => {
     const context = contextFor(server.url);
     server.createIndex(alias);
@@ -77,7 +88,10 @@ describe('setup of the product index', () => {
     await expect(elasticsearchSinkPlugin.setup!(context)).rejects.toMatchObject({ code: 'TOPOLOGY_MISMATCH' });
     server.indices.delete(alias);
     server.createIndex(`${alias}-v1`, { mappings: { _meta: { mappingVersion: 0 }, properties: { name: { type: 'text' } } }, aliases: { [alias]: {} } });
-    expect(await elasticsearchSinkPlugin.check!(context)).toEqual([`elasticsearch index ${alias}-v1: mapping version 0, this build writes version 1 (run exchange setup --reindex)`]);
+    expect(await elasticsearchSinkPlugin.check!(context)).toEqual([
+      `elasticsearch index ${alias}-v1: mapping version 0, this build writes version 1 (run exchange setup --reindex)`,
+      `elasticsearch index ${alias}-v1: index.gc_deletes is 60s, elasticsearch.gcDeletes says 7d (run exchange setup)`,
+    ]);
   });
 });
 

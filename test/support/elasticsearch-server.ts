@@ -19,6 +19,7 @@ import { gunzipSync } from 'node:zlib';
  * | `HEAD /<index>` | spec: specification/indices/exists/IndicesExistsRequest.ts | 200 or 404, no body |
  * | `GET /<index>` (`expand_wildcards`) | spec: specification/indices/get/IndicesGetResponse.ts | `{<index>: {aliases, mappings, settings: {index: {…, gc_deletes}}}}`; a wildcard matching nothing is `{}` |
  * | `GET /<index>/_mapping` | spec: specification/indices/get_mapping/IndicesGetMappingResponse.ts | `{<index>: {mappings}}` |
+ * | `GET|PUT /<index>/_settings` | spec: specification/indices/get_settings/IndicesGetSettingsResponse.ts, put_settings/IndicesPutSettingsResponse.ts | GET `{<index>: {settings: {index: {…}}}}` (a default such as gc_deletes absent); PUT 200 `{acknowledged: true}`, 400 `illegal_argument_exception` for a static setting or a bad time value |
  * | `POST /_aliases` | spec: specification/indices/update_aliases/IndicesUpdateAliasesRequest.ts, …BulkResponse.ts | all actions or none: 200 `{acknowledged: true, errors: false}`; 404 `index_not_found_exception`; 404 `aliases_not_found_exception` (remove with `must_exist`) |
  * | `GET /_alias/<name>` | spec: specification/indices/get_alias/IndicesGetAliasResponse.ts, _types/response.ts (NotFoundAliases) | 200 `{<index>: {aliases: {<name>: {}}}}`; 404 `{error: 'alias [<name>] missing', status: 404}` (a string error) |
  * | `POST /_bulk`, `/<target>/_bulk` (`require_alias`) | spec: specification/_global/bulk/BulkRequest.ts, BulkResponse.ts, types.ts (ResponseItem) | 200 `{errors, took, items: [{<op>: {_index, _id, _version, result, _shards, _seq_no, _primary_term, status}}]}` in request order; a failed item `{_index, _id, status, error: {type, reason, index_uuid, shard, index}}`: 409 `version_conflict_engine_exception`, 429 `es_rejected_execution_exception`, 400 `document_parsing_exception` / `strict_dynamic_mapping_exception`, 404 `index_not_found_exception` (require_alias); a delete of a missing document 404 `result: 'not_found'` with no error |
@@ -414,6 +415,10 @@ export class ElasticsearchTestServer {
       if (action === '_mapping' && method === 'GET') {
         return { status: 200, body: Object.fromEntries(this.resolveOrThrow(target).map((index) => [index.name, { mappings: index.mappings }])) };
       }
+      if (action === '_settings' && parts.length === 2 && method === 'GET') {
+        return { status: 200, body: Object.fromEntries(this.resolveOrThrow(target).map((index) => [index.name, { settings: (this.describe(index) as { settings: Json }).settings }])) };
+      }
+      if (action === '_settings' && parts.length === 2 && method === 'PUT') return this.putSettings(target, parseJson(body));
       if (action === '_doc' && parts.length === 3 && (method === 'GET' || method === 'HEAD')) return this.getDocument(target, parts[2]);
       if (action === '_doc' && parts.length === 3 && (method === 'PUT' || method === 'POST' || method === 'DELETE')) return this.singleWrite(method === 'DELETE' ? 'delete' : 'index', target, parts[2], query, body);
     }
@@ -687,6 +692,23 @@ export class ElasticsearchTestServer {
     if (targets.length === 1 && targets[0].aliases.get(target)?.is_write_index !== false) return targets[0];
     const designated = targets.find((index) => index.aliases.get(target)?.is_write_index === true);
     return designated ?? `no write index is defined for alias [${target}]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index`;
+  }
+
+  /** `PUT /<target>/_settings`: only dynamic settings; this stand-in knows gc_deletes and number_of_replicas as such. */
+  private putSettings(target: string, body: Json): { status: number; body: unknown } {
+    const indices = this.resolveOrThrow(target);
+    const settings = flattenSettings((body.settings ?? body) as Json);
+    delete settings.__analysis;
+    for (const [key, value] of Object.entries(settings)) {
+      if (key !== 'index.gc_deletes' && key !== 'index.number_of_replicas') {
+        throw new BadRequest(400, 'illegal_argument_exception', `Can't update non dynamic settings [[${key}]] for open indices [${indices.map((index) => `[${index.name}/${index.uuid}]`).join(', ')}]`);
+      }
+      if (key === 'index.gc_deletes' && timeValueMs(value) === undefined) {
+        throw new BadRequest(400, 'illegal_argument_exception', `failed to parse setting [index.gc_deletes] with value [${value}] as a time value: unit is missing or unrecognized`);
+      }
+    }
+    for (const index of indices) Object.assign(index.settings, settings);
+    return { status: 200, body: { acknowledged: true } };
   }
 
   /**

@@ -24,7 +24,7 @@ export class ProductIndexAdmin {
     return this.guard('setting up the product index', async () => {
       const { alias } = this.names;
       const targets = await this.aliasTargets();
-      if (targets.length > 0) return [`elasticsearch alias ${alias} → ${targets.join(', ')}: ok`, ...(await this.mappingProblems(targets))];
+      if (targets.length > 0) return [`elasticsearch alias ${alias} → ${targets.join(', ')}: ok`, ...(await this.alignGcDeletes(targets)), ...(await this.mappingProblems(targets))];
       await this.refuseIndexNamedLikeAlias();
       const versions = await this.existingVersions();
       if (versions.length > 0) {
@@ -56,7 +56,8 @@ export class ProductIndexAdmin {
           ? `elasticsearch: ${alias} is an index, not an alias (it was probably auto-created by a write before setup ran); reindex it into ${this.names.version(1)} and delete it`
           : `elasticsearch alias ${alias}: missing (run exchange setup)`];
       }
-      const problems = await this.mappingProblems(targets);
+      const problems = [...(await this.mappingProblems(targets)), ...(await this.gcDeletesDrift(targets)).map(({ index, found }) =>
+        `elasticsearch index ${index}: index.gc_deletes is ${found}, elasticsearch.gcDeletes says ${this.config.elasticsearch.gcDeletes} (run exchange setup)`)];
       if (targets.length > 1) problems.push(`elasticsearch alias ${alias} points to ${targets.length} indices (${targets.join(', ')}); writes need exactly one`);
       return problems;
     });
@@ -166,6 +167,24 @@ export class ProductIndexAdmin {
   private async existingVersions(): Promise<number[]> {
     const body = await this.client.indices.get({ index: `${this.names.alias}-v*`, expand_wildcards: 'all' });
     return Object.keys(body).map((index) => this.names.versionOf(index)).filter((n): n is number => n !== undefined).sort((a, b) => a - b);
+  }
+
+  /** Indices whose `index.gc_deletes` is not the configured one (absent = Elasticsearch's 60 s default). */
+  private async gcDeletesDrift(indices: string[]): Promise<Array<{ index: string; found: string }>> {
+    const settings = await this.client.indices.getSettings({ index: indices });
+    return indices.flatMap((index) => {
+      const found = String(settings[index]?.settings?.index?.gc_deletes ?? '60s');
+      return found === this.config.elasticsearch.gcDeletes ? [] : [{ index, found }];
+    });
+  }
+
+  /** gc_deletes is dynamic: an index created by an older build (or by hand) gets the configured value in place. */
+  private async alignGcDeletes(indices: string[]): Promise<string[]> {
+    const drift = await this.gcDeletesDrift(indices);
+    if (drift.length === 0) return [];
+    const gcDeletes = this.config.elasticsearch.gcDeletes;
+    await this.client.indices.putSettings({ index: drift.map(({ index }) => index), settings: { index: { gc_deletes: gcDeletes } } });
+    return drift.map(({ index, found }) => `elasticsearch index ${index}: index.gc_deletes ${found} → ${gcDeletes}`);
   }
 
   private async mappingProblems(indices: string[]): Promise<string[]> {
