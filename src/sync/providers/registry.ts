@@ -1,10 +1,12 @@
 import type { SyncProvider } from '../sync-provider.js';
+import { oneCODataProvider } from './one-c-odata.js';
 
 /**
  * Every provider, as a plain object: adding one is one file in this folder and one line in this list.
  * The config names a provider by its `name`; an unknown name is exit 78 listing these.
  */
 export const providers: ReadonlyArray<SyncProvider<any>> = [
+  oneCODataProvider,
 ];
 
 export function providerNamed(name: string): SyncProvider<any> | undefined {
