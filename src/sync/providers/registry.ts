@@ -1,5 +1,6 @@
 import type { SyncProvider } from '../sync-provider.js';
 import { oneCODataProvider } from './one-c-odata.js';
+import { diadocEvents } from './diadoc-events.js';
 
 /**
  * Every provider, as a plain object: adding one is one file in this folder and one line in this list.
@@ -7,6 +8,7 @@ import { oneCODataProvider } from './one-c-odata.js';
  */
 export const providers: ReadonlyArray<SyncProvider<any>> = [
   oneCODataProvider,
+  diadocEvents,
 ];
 
 export function providerNamed(name: string): SyncProvider<any> | undefined {
