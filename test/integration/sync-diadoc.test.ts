@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { maskSecrets } from '../../src/config/secrets.js';
+import { entityDataSchemas } from '../../src/messages/envelope.js';
 import { ExchangeError } from '../../src/errors.js';
 import { diadocEvents, type DiadocEventsSettings } from '../../src/sync/providers/diadoc-events.js';
 import type { ProviderContext, SyncPage } from '../../src/sync/sync-provider.js';
@@ -192,6 +193,8 @@ describe('diadoc-events against the Diadoc stand-in', () => {
         },
       },
     ]);
+    // The envelope schema that every message passes (DESIGN §6) takes the data as it is.
+    for (const record of pages[0].records) expect(entityDataSchemas['edi-event'].safeParse(record.data).success).toBe(true);
     // One request: a short page is the end of the feed for now.
     expect(server.feedRequests).toHaveLength(1);
     const [request] = server.feedRequests;

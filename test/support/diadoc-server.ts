@@ -140,6 +140,10 @@ export class DiadocServer {
     this.box(boxId).subscriptionEnded = true;
   }
 
+  renewSubscription(boxId: string): void {
+    this.box(boxId).subscriptionEnded = false;
+  }
+
   /** The next requests fail this way, in order (one failure per request). */
   failNext(...failures: Failure[]): void {
     this.failures.push(...failures);
