@@ -10,6 +10,7 @@ import { registerReplayDlqCommand } from './commands/replay-dlq.js';
 import { registerRunsCommand } from './commands/runs.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerSyncCommand } from './commands/sync.js';
 import { outputMode, printError } from './output.js';
 
 function buildProgram(): Command {
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerReplayDlqCommand(program);
   registerConfigCommand(program);
   registerDemoCommand(program);
+  registerSyncCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -3,10 +3,11 @@ import type { EntityType } from '../messages/entity-types.js';
 import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from '../onec/one-c-record.js';
 import type { PriceTypes } from '../onec/commerceml-products.js';
 import type { RecordStore, RecordWrite, StoredRecord } from '../recordstore/record-store.js';
-import { compareVersions, contentHash, nextVersion, serializeData } from '../recordstore/versioning.js';
+import { compareVersions, contentHash, serializeData } from '../recordstore/versioning.js';
+import { withEvent, type PlannedWrite } from './change-event.js';
 import type { JobContext } from './job-context.js';
 import { publishOutbox } from './publish-outbox.js';
-import { envelopeOf, readRecords } from './record-source.js';
+import { readRecords } from './record-source.js';
 import { journaled } from './run-journal.js';
 import { addCounts, emptyCounts, type Counts, type Summary } from './summary.js';
 
@@ -133,26 +134,10 @@ async function applyBatch(store: RecordStore, batch: OneCRecord[], counts: Count
   for (const outcome of await store.writeBatch(writes)) counts[outcome]++;
 }
 
-type PlannedWrite = Omit<RecordWrite, 'outboxMessage'>;
-
 /** Undefined when the stored record is newer (stale); a delete is a version like any other. */
 function plainWrite(record: OneCRecord, stored: StoredRecord | undefined): PlannedWrite | undefined {
   if (stored && compareVersions(record.version, stored.version) < 0) return undefined;
   return { type: record.type, id: record.id, version: record.version, op: record.op, data: record.op === 'delete' ? null : record.data };
-}
-
-/**
- * The version that goes out with a change (DESIGN §12): every event of a record that changes its content
- * orders after every earlier one. When the content changes but the version would not move (two 1C files
- * of one ДатаФормирования, a merge onto a newer piece), the record takes the next version after the
- * stored one, and the event, which always carries the whole merged record, carries that version.
- */
-function withEvent(write: PlannedWrite, stored: StoredRecord | undefined): RecordWrite {
-  let version = write.version;
-  if (stored && compareVersions(version, stored.version) <= 0 && contentHash(serializeData(write)) !== stored.hash) {
-    version = nextVersion(stored.version) ?? version;
-  }
-  return { ...write, version, outboxMessage: eventOf(write.type, write.id, write.op, version, write.data) };
 }
 
 /**
@@ -179,10 +164,6 @@ function mergeProduct(record: OneCRecord, stored: StoredRecord | undefined): Pla
   }
   const version = stored && compareVersions(stored.version, record.version) > 0 ? stored.version : record.version;
   return { type: 'product', id: record.id, version, op: 'upsert', data, meta: { pieceVersions } };
-}
-
-function eventOf(type: EntityType, id: string, op: 'upsert' | 'delete', version: string, data: Record<string, unknown> | null): string {
-  return JSON.stringify(envelopeOf({ type, id, op, version, data }));
 }
 
 /** The packages whose fullness speaks for a whole type: a price list (ПакетПредложений) lists offers, not products. */

@@ -67,4 +67,21 @@ export const migrations: Migration[] = [
     sqlite: 'CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL',
     postgres: 'CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL',
   },
+  {
+    version: 4,
+    name: 'sync_state: provider, the last run\'s counts, its start and end',
+    sqlite: `
+      ALTER TABLE sync_state ADD COLUMN provider TEXT;
+      ALTER TABLE sync_state ADD COLUMN read_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN written_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN unchanged_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN stale_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sync_state ADD COLUMN started_at TEXT;
+      ALTER TABLE sync_state ADD COLUMN finished_at TEXT;`,
+    postgres: `
+      ALTER TABLE sync_state ADD COLUMN provider TEXT,
+        ADD COLUMN read_count BIGINT NOT NULL DEFAULT 0, ADD COLUMN written_count BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN unchanged_count BIGINT NOT NULL DEFAULT 0, ADD COLUMN stale_count BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN started_at TIMESTAMPTZ, ADD COLUMN finished_at TIMESTAMPTZ;`,
+  },
 ];

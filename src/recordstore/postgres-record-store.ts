@@ -3,7 +3,8 @@ import { ExchangeError } from '../errors.js';
 import { maskUrl } from '../config/secrets.js';
 import type { EntityType } from '../messages/entity-types.js';
 import { migrations } from './migrations.js';
-import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, WriteOutcome } from './record-store.js';
+import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, SyncStatePatch, SyncStateRow, WriteOutcome } from './record-store.js';
+import { syncStateColumns, toSyncState } from './sync-state-columns.js';
 import { groupLinks } from './group-links.js';
 import { planBatch, recordKey, type ExistingRow } from './versioning.js';
 
@@ -235,6 +236,26 @@ export class PostgresRecordStore implements RecordStore {
 
   async close(): Promise<void> {
     if (!this.inTransaction) await (this.pool as pg.Pool).end();
+  }
+
+  async getSyncState(name: string): Promise<SyncStateRow | undefined> {
+    const { rows } = await this.pool.query('SELECT * FROM sync_state WHERE name = $1', [name]);
+    return rows[0] ? toSyncState(rows[0]) : undefined;
+  }
+
+  async listSyncStates(): Promise<SyncStateRow[]> {
+    const { rows } = await this.pool.query('SELECT * FROM sync_state ORDER BY name');
+    return rows.map(toSyncState);
+  }
+
+  async upsertSyncState(name: string, patch: SyncStatePatch): Promise<void> {
+    const columns = syncStateColumns(patch);
+    const names = columns.map(([column]) => column);
+    const update = names.length > 0 ? `DO UPDATE SET ${names.map((column) => `${column} = excluded.${column}`).join(', ')}` : 'DO NOTHING';
+    await this.pool.query(
+      `INSERT INTO sync_state (${['name', ...names].join(', ')}) VALUES (${['$1', ...names.map((_, index) => `$${index + 2}`)].join(', ')}) ON CONFLICT (name) ${update}`,
+      [name, ...columns.map(([, value]) => value)],
+    );
   }
 
   /** A transaction on one client; inside transaction() the surrounding one serves (a savepoint would add nothing). */

@@ -51,6 +51,31 @@ export interface LockRow {
   lockedBy: string;
 }
 
+export type SyncStatus = 'idle' | 'running' | 'error';
+
+/** A synchronization's row in sync_state (DESIGN §7, §10); counts are the last run's. */
+export interface SyncStateRow {
+  name: string;
+  provider: string | null;
+  enabled: boolean;
+  /** Where the next run starts (the provider's cursor after the last saved page); null: from the beginning. */
+  cursor: string | null;
+  stateVersion: number;
+  status: SyncStatus | null;
+  /** The last failed run's error, secrets masked; null after a run that succeeded. */
+  error: string | null;
+  /** Records read since the cursor was last reset. */
+  processed: number;
+  /** When the last run started: what the schedule counts from. */
+  lastRunAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  counts: { read: number; written: number; unchanged: number; stale: number };
+}
+
+/** What an upsert of sync_state sets; absent keys keep their value (a new row takes the defaults). */
+export type SyncStatePatch = Partial<Omit<SyncStateRow, 'name'>>;
+
 export interface ListOptions {
   limit?: number;
   /** Keyset paging: ids greater than this one. */
@@ -103,4 +128,11 @@ export interface RecordStore {
   finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void>;
   listRuns(limit: number): Promise<RunRow[]>;
   close(): Promise<void>;
+  getSyncState(name: string): Promise<SyncStateRow | undefined>;
+  listSyncStates(): Promise<SyncStateRow[]>;
+  /**
+   * Creates or updates a sync's row. Inside transaction() it commits with the page's records and outbox
+   * events: the cursor is never ahead of (or behind) what is stored.
+   */
+  upsertSyncState(name: string, patch: SyncStatePatch): Promise<void>;
 }

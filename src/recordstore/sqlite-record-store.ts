@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
 import { migrations } from './migrations.js';
-import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, WriteOutcome } from './record-store.js';
+import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, SyncStatePatch, SyncStateRow, WriteOutcome } from './record-store.js';
+import { syncStateColumns, toSyncState } from './sync-state-columns.js';
 import { groupLinks } from './group-links.js';
 import { planBatch, recordKey, type ExistingRow } from './versioning.js';
 
@@ -220,6 +221,23 @@ export class SqliteRecordStore implements RecordStore {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  async getSyncState(name: string): Promise<SyncStateRow | undefined> {
+    const row = this.db.prepare('SELECT * FROM sync_state WHERE name = ?').get(name) as Row | undefined;
+    return row ? toSyncState(row) : undefined;
+  }
+
+  async listSyncStates(): Promise<SyncStateRow[]> {
+    return (this.db.prepare('SELECT * FROM sync_state ORDER BY name').all() as Row[]).map(toSyncState);
+  }
+
+  async upsertSyncState(name: string, patch: SyncStatePatch): Promise<void> {
+    const columns = syncStateColumns(patch).map(([column, value]) => [column, typeof value === 'boolean' ? (value ? 1 : 0) : value] as const);
+    const names = columns.map(([column]) => column);
+    const update = names.length > 0 ? `DO UPDATE SET ${names.map((column) => `${column} = excluded.${column}`).join(', ')}` : 'DO NOTHING';
+    this.busy(() => this.db.prepare(`INSERT INTO sync_state (${['name', ...names].join(', ')}) VALUES (${['?', ...names.map(() => '?')].join(', ')})
+      ON CONFLICT (name) ${update}`).run(name, ...columns.map(([, value]) => value)));
   }
 
   /**
