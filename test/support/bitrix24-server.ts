@@ -349,7 +349,7 @@ export class Bitrix24Server {
     for (const [key, value] of Object.entries(fields)) row[key] = isMultiField(key) ? applyMulti([], value, this.multiIds) : value;
     if (table === this.companies && !row.TITLE) row.TITLE = 'Компания';
     if (table === this.deals && !row.TITLE) row.TITLE = 'Сделка';
-    return table.insert({ ...row, DATE_CREATE: new Date().toISOString(), DATE_MODIFY: new Date().toISOString() });
+    return table.insert({ ...row, DATE_CREATE: portalTime(), DATE_MODIFY: portalTime() });
   }
 
   private readonly multiIds = { next: 1 };
@@ -362,7 +362,7 @@ export class Bitrix24Server {
       if (key === 'ID') continue;
       row[key] = isMultiField(key) ? applyMulti((row[key] as MultiValue[]) ?? [], value, this.multiIds) : value;
     }
-    row.DATE_MODIFY = new Date().toISOString();
+    row.DATE_MODIFY = portalTime();
     return true;
   }
 
@@ -486,6 +486,8 @@ function toList(value: unknown): string[] {
 }
 
 function compare(a: unknown, b: unknown): number {
+  const dates = compareDates(a, b);
+  if (dates !== undefined) return dates;
   const na = Number(a);
   const nb = Number(b);
   if (a !== '' && b !== '' && !Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
@@ -562,4 +564,24 @@ function substitute(value: unknown, results: Record<string, unknown>): unknown {
     return out;
   }
   return value;
+}
+
+/**
+ * CRM dates as the docs show them (crm-company-get.md: "DATE_MODIFY": "2024-08-01T16:08:08+01:00"): to the
+ * second, with the portal's offset (Moscow here). `portalClock` lets a test fix the portal's time.
+ */
+export const portalClock = { now: (): number => Date.now(), offsetMinutes: 180 };
+
+function portalTime(): string {
+  const shifted = new Date(Math.floor(portalClock.now() / 1000) * 1000 + portalClock.offsetMinutes * 60_000);
+  const sign = portalClock.offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(portalClock.offsetMinutes);
+  return `${shifted.toISOString().slice(0, 19)}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** A datetime field filtered by a date (`>DATE_MODIFY`) compares instants, whatever offset either side is written in. */
+function compareDates(a: unknown, b: unknown): number | undefined {
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+  if (typeof a !== 'string' || typeof b !== 'string' || !iso.test(a) || !iso.test(b)) return undefined;
+  return Date.parse(a) - Date.parse(b);
 }
