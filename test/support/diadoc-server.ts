@@ -81,7 +81,8 @@ export interface RecordedRequest {
   status: number;
 }
 
-export type Failure = { status: number; body?: string } | 'hang';
+/** How one request fails: a status (and body), no answer at all, or 'pass' (answered normally). */
+export type Failure = { status: number; body?: string } | 'hang' | 'pass';
 
 export interface DiadocServerOptions {
   /** The developer key DiadocAuth accepts (ddauth_api_client_id). */
@@ -144,7 +145,7 @@ export class DiadocServer {
     this.box(boxId).subscriptionEnded = false;
   }
 
-  /** The next requests fail this way, in order (one failure per request). */
+  /** The next requests fail this way, in order (one per request; 'pass' lets one through). */
   failNext(...failures: Failure[]): void {
     this.failures.push(...failures);
   }
@@ -175,12 +176,15 @@ export class DiadocServer {
     };
 
     const failure = this.failures.shift();
-    if (failure === 'hang') {
+    if (failure === 'pass' || failure === undefined) {
+      // answered normally below
+    } else if (failure === 'hang') {
       this.hung.add(response);
       response.on('close', () => this.hung.delete(response));
       return;
+    } else {
+      return send(failure.status, failure.body ?? http.STATUS_CODES[failure.status] ?? '');
     }
-    if (failure) return send(failure.status, failure.body ?? http.STATUS_CODES[failure.status] ?? '');
 
     if (path === '/V3/Authenticate') return this.authenticate(request, recorded.query, body, send);
     if (path !== '/V8/GetNewEvents') return send(404, 'Not Found');

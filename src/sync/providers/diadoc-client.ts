@@ -90,7 +90,7 @@ export class DiadocClient {
     } catch (error) {
       const cause = error as Error & { cause?: { code?: string } };
       const timedOut = cause.name === 'TimeoutError' || cause.name === 'AbortError';
-      const reason = timedOut ? `no answer in ${this.options.timeoutMs} ms` : cause.cause?.code ?? describeCause(error);
+      const reason = timedOut ? `no answer in ${this.options.timeoutMs} ms` : cause.cause?.code ?? (cause.cause as Error | undefined)?.message ?? describeCause(error);
       throw new ExchangeError('SOURCE_UNAVAILABLE', maskSecrets(`Diadoc at ${this.base} did not answer ${what}: ${reason}`), {
         hint: 'check syncs.<name>.settings.url and the network; the next run resumes from the last saved page',
         cause: error,
