@@ -130,7 +130,13 @@ async function runOne(context: JobContext, store: RecordStore, name: string, syn
   return journaled(context, `sync:${name}`, async (counts) => {
     const lock = options.dryRun ? undefined : await takeLock(store, `sync:${name}`, sync.lockAtMostForMs, context.reporter);
     try {
-      await pull(context, store, name, sync, provider, options, now, counts);
+      try {
+        await pull(context, store, name, sync, provider, options, now, counts);
+      } catch (error) {
+        // The pages saved before the failure are committed: their events go out now, not with the next run.
+        if (!options.dryRun) await publishOutbox(context, store, counts).catch((publishError) => context.reporter.warn(`the outbox stays for the next run: ${(publishError as Error).message}`));
+        throw error;
+      }
       if (!options.dryRun) await publishOutbox(context, store, counts);
     } finally {
       await lock?.release();
