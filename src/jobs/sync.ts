@@ -180,7 +180,9 @@ async function pull(context: JobContext, store: RecordStore, name: string, sync:
     }
   } catch (error) {
     const message = maskSecrets((error as Error).message ?? String(error));
-    if (!options.dryRun) await store.upsertSyncState(name, { status: 'error', error: message, finishedAt: now().toISOString() }).catch(() => undefined);
+    // A provider that gave up its page in hand on SIGTERM did not fail: the state stays as the last saved page left it.
+    const status = options.signal?.aborted ? 'idle' : 'error';
+    if (!options.dryRun) await store.upsertSyncState(name, { status, error: status === 'error' ? message : null, finishedAt: now().toISOString() }).catch(() => undefined);
     if (options.signal?.aborted) {
       throw new ExchangeError('INTERRUPTED', `sync ${name}: ${String(options.signal.reason)} received while a page was read: ${message}`, {
         hint: `the next run resumes at the last saved page (cursor ${cursor ?? 'none'})`, cause: error,

@@ -268,6 +268,46 @@ describe('exchange sync: cbr-rates', () => {
   }, 90_000);
 });
 
+describe('exchange sync: SIGTERM and the listing', () => {
+  it('SIGTERM stops after the page in hand: it is saved and published, status idle, the next run resumes after it', async () => {
+    const s = await scenario();
+    s.configure({ until: '2025-12-17', daysBack: 10 });
+    cbr.delayMs = 400;
+    let pid = 0;
+    const stopped = s.spawn(['sync', 'cbr', '--json'], (p) => { pid = p; });
+    await waitFor('a day saved', async () => Boolean((await s.sql("SELECT cursor FROM sync_state WHERE name = 'cbr'"))[0]?.cursor), 30_000, 20);
+    process.kill(pid, 'SIGTERM');
+    const result = await stopped;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('SIGTERM received');
+    const view = await status(s);
+    expect(view).toMatchObject({ status: 'idle', error: null, lockedBy: null });
+    expect(view.cursor < '2025-12-17').toBe(true);
+    // Every request it made was a page it saved: the one in hand when the signal came was finished, not dropped.
+    expect(cbr.requests[cbr.requests.length - 1]).toBe(view.cursor);
+    const saved = await counts(s);
+    expect(saved.pending).toBe(0);
+    expect(saved.records).toBe(view.processed);
+    cbr.delayMs = 0;
+    cbr.requests.length = 0;
+    expect((await s.cli('sync', 'cbr')).code).toBe(0);
+    expect(cbr.requests[0]).toBe(nextDay(view.cursor));
+    expect(await counts(s)).toEqual({ records: 7 * perDay + dec13, outbox: 7 * perDay + dec13, pending: 0 });
+  }, 60_000);
+
+  it('`sync list` lists (a sync is never named list); an unknown name is a usage error naming the configured ones', async () => {
+    const s = await scenario();
+    const list = await s.cli('sync', 'list', '--json');
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.json).toEqual([{ name: 'cbr', provider: 'cbr-rates', enabled: true, schedule: '1d', status: 'never run', nextRunAt: expect.any(String) }]);
+    expect(cbr.requests).toEqual([]);
+    const unknown = await s.cli('sync', 'ecb');
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain('no sync is named "ecb"');
+    expect(unknown.stderr).toContain('the config has: cbr');
+  }, 60_000);
+});
+
 function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
