@@ -11,7 +11,7 @@ import { registerRunsCommand } from './commands/runs.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
-import { outputMode, printError } from './output.js';
+import { outputMode, printError, stdoutGone, treatClosedOutputAsReaderGone } from './output.js';
 
 function buildProgram(): Command {
   const program = new Command('exchange')
@@ -61,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+treatClosedOutputAsReaderGone();
 const code = await main(process.argv);
-// Flush, then exit: a cron job must never hang on a forgotten handle.
-process.stdout.write('', () => process.exit(code));
+// Flush, then exit: a cron job must never hang on a forgotten handle. A reader that went away has nothing to flush to.
+if (stdoutGone()) process.exit(code);
+else process.stdout.write('', () => process.exit(code));

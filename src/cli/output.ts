@@ -43,11 +43,34 @@ export function createReporter(mode: OutputMode): Reporter {
   };
 }
 
+let readerGone = false;
+
+/**
+ * A closed stdout (`exchange status | head -1`, a monitoring agent that stops reading) is the reader going
+ * away, not a failure of the run: from then on results are dropped, the run finishes what it does and exits
+ * with its own code. Without a listener, Node turns the EPIPE into an uncaught exception (exit 1, a stack).
+ * A closed stderr is the same for diagnostics.
+ */
+export function treatClosedOutputAsReaderGone(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    readerGone = true;
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') process.stderr.write(`exchange: cannot write to stdout: ${error.message}\n`);
+  });
+  process.stderr.on('error', () => undefined);
+}
+
+/** True once stdout's reader has gone: nothing more is written there. */
+export function stdoutGone(): boolean {
+  return readerGone || process.stdout.destroyed;
+}
+
 export function printJson(value: unknown): void {
+  if (stdoutGone()) return;
   process.stdout.write(`${maskSecrets(JSON.stringify(value))}\n`);
 }
 
 export function printLine(text: string): void {
+  if (stdoutGone()) return;
   process.stdout.write(`${maskSecrets(text)}\n`);
 }
 

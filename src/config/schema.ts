@@ -138,6 +138,11 @@ const importSchema = z.strictObject({
   timeZone: z.string().refine(isKnownTimeZone, 'not a time zone this Node knows: use an IANA name such as Europe/Moscow').default(defaultOneCTimeZone),
 });
 
+const statusSchema = z.strictObject({
+  /** `exchange status` exits 1 when a pending outbox event has waited longer than this (flag --max-outbox-age). */
+  maxOutboxAgeSeconds: nonNegativeInt.default(300),
+});
+
 export const configSchema = z.strictObject({
   tenant: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only').optional(),
   amqp: amqpSchema.prefault({}),
@@ -148,6 +153,7 @@ export const configSchema = z.strictObject({
   crm: crmSchema.prefault({}),
   elasticsearch: elasticsearchSchema.prefault({}),
   syncs: syncsSchema.default({}),
+  status: statusSchema.prefault({}),
 });
 
 export type ExchangeConfig = z.infer<typeof configSchema>;

@@ -1,6 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import { ManagementApi, type ManagedQueue } from '../amqp/management-api.js';
-import { allRoutes } from '../amqp/topology.js';
+import { allRoutes, type RouteTopology } from '../amqp/topology.js';
 import type { LockRow, RunRow } from '../recordstore/record-store.js';
 import type { JobContext } from './job-context.js';
 
@@ -22,6 +22,21 @@ export interface StatusReport {
   oldestPendingOutboxAgeSeconds: number | null;
   lastRuns: RunRow[];
   locks: LockRow[];
+  /** The outbox threshold this report was checked against (flag, else config `status.maxOutboxAgeSeconds`). */
+  maxOutboxAgeSeconds: number;
+  /** What a monitoring check alerts on; empty when nothing is stuck. */
+  problems: StatusProblem[];
+}
+
+/** One thing a person has to look at, with a line that says what and what to run. */
+export type StatusProblem =
+  | { kind: 'dlq'; queue: string; count: number; message: string }
+  | { kind: 'outbox'; pending: number; oldestAt: string; ageSeconds: number; message: string }
+  | { kind: 'failed-run'; command: string; runId: number; startedAt: string; error: string | null; message: string };
+
+export interface StatusOptions {
+  /** Overrides config `status.maxOutboxAgeSeconds`. */
+  maxOutboxAgeSeconds?: number;
 }
 
 /**
@@ -29,7 +44,7 @@ export interface StatusReport {
  * amqp.managementUrl, unacked counts come from the management API too. A management API that does not
  * answer costs the unacked column only, with a warning.
  */
-export async function status(context: JobContext): Promise<StatusReport> {
+export async function status(context: JobContext, options: StatusOptions = {}): Promise<StatusReport> {
   const connection = await context.connection();
   const managed = await managedQueues(context);
   const queues: QueueStatus[] = [];
@@ -46,14 +61,55 @@ export async function status(context: JobContext): Promise<StatusReport> {
   }
   const store = await context.recordStore();
   const oldest = await store.oldestPendingOutbox();
+  const pendingOutbox = await store.countPendingOutbox();
+  const maxOutboxAgeSeconds = options.maxOutboxAgeSeconds ?? context.config.status.maxOutboxAgeSeconds;
+  const ageMs = oldest ? Math.max(0, Date.now() - Date.parse(oldest)) : null;
+  const problems: StatusProblem[] = [
+    ...deadLetterProblems(queues, allRoutes(context.config)),
+    ...(oldest && ageMs !== null && pendingOutbox > 0 && ageMs > maxOutboxAgeSeconds * 1000 ? [outboxProblem(pendingOutbox, oldest, ageMs, maxOutboxAgeSeconds)] : []),
+    ...failedRunProblems(await store.lastRunPerCommand()),
+  ];
   return {
     queues,
-    pendingOutbox: await store.countPendingOutbox(),
+    pendingOutbox,
     oldestPendingOutboxAt: oldest,
-    oldestPendingOutboxAgeSeconds: oldest ? Math.max(0, Math.round((Date.now() - Date.parse(oldest)) / 1000)) : null,
+    oldestPendingOutboxAgeSeconds: ageMs === null ? null : Math.round(ageMs / 1000),
     lastRuns: await store.listRuns(10),
     locks: await store.heldLocks(),
+    maxOutboxAgeSeconds,
+    problems,
   };
+}
+
+function deadLetterProblems(queues: QueueStatus[], routes: RouteTopology[]): StatusProblem[] {
+  const problems: StatusProblem[] = [];
+  for (const route of routes) {
+    const count = queues.find((q) => q.queue === route.queue)?.dlq ?? 0;
+    if (!count) continue;
+    // --sink only where the type has more than one route: replay-dlq needs it to pick the queue.
+    const sink = routes.filter((r) => r.type === route.type).length > 1 ? ` --sink ${route.sink}` : '';
+    problems.push({
+      kind: 'dlq', queue: route.deadLetterQueue, count,
+      message: `${route.deadLetterQueue} holds ${count} dead-lettered message${count === 1 ? '' : 's'}: see \`exchange replay-dlq ${route.type}${sink} --dry-run\``,
+    });
+  }
+  return problems;
+}
+
+function outboxProblem(pending: number, oldestAt: string, ageMs: number, maxSeconds: number): StatusProblem {
+  const ageSeconds = Math.round(ageMs / 1000);
+  return {
+    kind: 'outbox', pending, oldestAt, ageSeconds,
+    message: `${pending} outbox event${pending === 1 ? '' : 's'} pending, the oldest for ${ageSeconds} s (more than ${maxSeconds} s): is RabbitMQ reachable? then run \`exchange publish --outbox\``,
+  };
+}
+
+/** Only the newest run of each command counts: a failure that a later run of the same command got past is history. */
+function failedRunProblems(lastRuns: RunRow[]): StatusProblem[] {
+  return lastRuns.filter((run) => run.status === 'failed').map((run) => ({
+    kind: 'failed-run' as const, command: run.command, runId: run.id, startedAt: run.startedAt, error: run.error,
+    message: `the last ${run.command} run (#${run.id}, ${run.startedAt}) failed${run.error ? `: ${run.error.replace(/\s*\n\s*/g, ' ')}` : ''}`,
+  }));
 }
 
 async function managedQueues(context: JobContext): Promise<Map<string, ManagedQueue> | undefined> {

@@ -226,7 +226,14 @@ export class PostgresRecordStore implements RecordStore {
   }
 
   async listRuns(limit: number): Promise<RunRow[]> {
-    const { rows } = await this.pool.query('SELECT * FROM runs ORDER BY id DESC LIMIT $1', [limit]);
+    return this.runRows((await this.pool.query('SELECT * FROM runs ORDER BY id DESC LIMIT $1', [limit])).rows);
+  }
+
+  async lastRunPerCommand(): Promise<RunRow[]> {
+    return this.runRows((await this.pool.query('SELECT * FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY command) ORDER BY id DESC')).rows);
+  }
+
+  private runRows(rows: Row[]): RunRow[] {
     return rows.map((r: Row) => ({
       id: Number(r.id), command: String(r.command), startedAt: (r.started_at as Date).toISOString(),
       finishedAt: r.finished_at ? (r.finished_at as Date).toISOString() : null, status: String(r.status),

@@ -127,6 +127,8 @@ export interface RecordStore {
   startRun(command: string): Promise<number>;
   finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void>;
   listRuns(limit: number): Promise<RunRow[]>;
+  /** The newest run of every command however long ago it ran (`status` reports a command whose last run failed). */
+  lastRunPerCommand(): Promise<RunRow[]>;
   close(): Promise<void>;
   getSyncState(name: string): Promise<SyncStateRow | undefined>;
   listSyncStates(): Promise<SyncStateRow[]>;

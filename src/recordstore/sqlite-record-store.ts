@@ -211,7 +211,14 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async listRuns(limit: number): Promise<RunRow[]> {
-    const rows = this.db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ?').all(limit) as Row[];
+    return this.runRows(this.db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ?').all(limit) as Row[]);
+  }
+
+  async lastRunPerCommand(): Promise<RunRow[]> {
+    return this.runRows(this.db.prepare('SELECT * FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY command) ORDER BY id DESC').all() as Row[]);
+  }
+
+  private runRows(rows: Row[]): RunRow[] {
     return rows.map((r) => ({
       id: Number(r.id), command: String(r.command), startedAt: String(r.started_at),
       finishedAt: r.finished_at ? String(r.finished_at) : null, status: String(r.status),
