@@ -115,6 +115,10 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
     const result = await s.cli('import', 'user', catalog);
     expect(result.code).toBe(65);
     expect(result.stderr).toContain('holds product data, no user records');
+    // Rates and EDI events come from synchronizations, never from 1C files.
+    const rate = await s.cli('import', 'rate', catalog);
+    expect(rate.code).toBe(64);
+    expect(rate.stderr).toContain('unknown import type "rate"');
   });
 
   it('keeps unpublished events in the outbox when the broker returns them, and publishes them on the next run', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExchangeError } from '../../errors.js';
-import { isEntityType } from '../../messages/entity-types.js';
+import { isBusinessType } from '../../messages/entity-types.js';
 import { shutdownSignal, withContext } from '../command-runner.js';
 import { printSummaries } from '../output.js';
 
@@ -12,7 +12,8 @@ export function registerImportCommand(program: Command): void {
     .argument('<file...>', '1C files')
     .option('--full', 'a full package (СодержитТолькоИзменения=false) also deletes the records of its type it no longer holds')
     .action(async (type: string, files: string[], _options, command: Command) => {
-      if (type !== 'all' && !isEntityType(type)) throw new ExchangeError('USAGE', `unknown type "${type}"`, { hint: 'use user, product, mutualsettlements or all' });
+      // rate and edi-event come from synchronizations, never from 1C files.
+      if (type !== 'all' && !isBusinessType(type)) throw new ExchangeError('USAGE', `unknown import type "${type}"`, { hint: 'use user, product, mutualsettlements or all' });
       await withContext(command, async (context, mode, options) => {
         const { importFiles } = await import('../../jobs/import.js');
         const signal = shutdownSignal('stopping the import: the file being read is rolled back whole');
