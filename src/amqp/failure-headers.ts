@@ -36,3 +36,30 @@ export function republishOptions(message: Message, headers: Record<string, unkno
     headers: { ...kept, ...headers },
   };
 }
+
+/**
+ * The message's properties for an exact copy: replay-dlq puts each message it does not move back at the tail of
+ * its queue, so the copy keeps everything an operator or a later replay reads (headers, ids, timestamp, type),
+ * except what a copy must not carry:
+ * - `expiration`: the dlq has no dead-letter target, so a copy that expires there would be dropped for good;
+ * - `userId`: the broker refuses (and closes the channel on) a user-id other than the connection's own;
+ * - `x-delivery-count`: the quorum queue's count of the original's deliveries, while the copy has had none.
+ * It is always persistent: a parked message must survive a broker restart.
+ */
+export function copyOptions(message: Message): Options.Publish {
+  const p = message.properties;
+  const headers = Object.fromEntries(Object.entries(p.headers ?? {}).filter(([name]) => name !== 'x-delivery-count'));
+  return {
+    contentType: p.contentType,
+    contentEncoding: p.contentEncoding,
+    messageId: p.messageId,
+    correlationId: p.correlationId,
+    replyTo: p.replyTo,
+    timestamp: p.timestamp,
+    type: p.type,
+    appId: p.appId,
+    priority: p.priority,
+    persistent: true,
+    headers,
+  };
+}
