@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import { ExchangeError } from '../errors.js';
 import { maskSecrets } from '../config/secrets.js';
 import type { Reporter } from '../jobs/reporter.js';
+import { ProgressBar } from './progress-bar.js';
 import type { Summary } from '../jobs/summary.js';
 
 export interface OutputMode {
@@ -16,25 +17,24 @@ export function outputMode(options: { json?: boolean; quiet?: boolean; verbose?:
   return { json: Boolean(options.json), quiet: Boolean(options.quiet), verbose: Boolean(options.verbose), tty: Boolean(process.stdout.isTTY) };
 }
 
-/** Human lines go to stderr, so stdout carries only results (a number, JSON lines, a table on a terminal). */
-export function createReporter(mode: OutputMode): Reporter {
-  let progressShown = false;
-  let lastProgressAt = 0;
-  const clearProgress = () => {
-    if (progressShown) process.stderr.write('\r\x1b[K');
-    progressShown = false;
-  };
-  const human = (line: string) => { clearProgress(); process.stderr.write(`${maskSecrets(line)}\n`); };
-  const showProgress = Boolean(process.stderr.isTTY) && !mode.quiet && !mode.json;
+export interface ReporterStreams {
+  stdout: { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/**
+ * Human lines go to stderr, so stdout carries only results (a number, JSON lines, a table on a terminal).
+ * The progress bar needs both to be a terminal: `exchange user > log` or `| jq` gets none, nor does cron.
+ */
+export function createReporter(mode: OutputMode, streams: ReporterStreams = { stdout: process.stdout, stderr: process.stderr }): Reporter {
+  const showProgress = Boolean(streams.stdout.isTTY) && Boolean(streams.stderr.isTTY) && !mode.quiet && !mode.json;
+  const bar = showProgress ? new ProgressBar(streams.stderr) : undefined;
+  const human = (line: string) => { bar?.clear(); streams.stderr.write(`${maskSecrets(line)}\n`); };
   return {
-    progress: (line) => {
-      if (!showProgress) return;
-      if (line === '') { clearProgress(); return; }
-      const now = Date.now();
-      if (now - lastProgressAt < 100) return;
-      lastProgressAt = now;
-      process.stderr.write(`\r\x1b[K${maskSecrets(line)}`);
-      progressShown = true;
+    progress: (update) => {
+      if (!bar) return;
+      if (update === null || update === '') { bar.finish(); return; }
+      bar.update(typeof update === 'string' ? maskSecrets(update) : { ...update, label: maskSecrets(update.label) });
     },
     info: (message) => { if (!mode.quiet && !mode.json && (mode.tty || mode.verbose)) human(message); },
     debug: (message) => { if (mode.verbose && !mode.json) human(chalk.dim(message)); },

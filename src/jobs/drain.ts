@@ -1,4 +1,4 @@
-import type { ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { BoundedConsumer } from '../amqp/bounded-consumer.js';
 import { declareTopology } from '../amqp/declare-topology.js';
 import { FailureRouter } from '../amqp/failure-router.js';
@@ -14,7 +14,7 @@ import { takeLock, type HeldLock } from './exclusive-lock.js';
 import { Inbox } from './inbox.js';
 import type { JobContext } from './job-context.js';
 import { journaled } from './run-journal.js';
-import type { Counts, Summary } from './summary.js';
+import { emptyCounts, type Counts, type Summary } from './summary.js';
 
 export interface DrainOptions {
   type: EntityType;
@@ -64,6 +64,9 @@ export async function drain(context: JobContext, options: DrainOptions): Promise
 class RouteDrain {
   private readonly inbox = new Inbox<ConsumeMessage>();
   private brokerFailure?: Error;
+  /** The counts when this route started (they add up over the type's routes), and its depth then: the progress bar's total. */
+  private before = emptyCounts();
+  private total: number | null = null;
 
   constructor(
     private readonly context: JobContext,
@@ -75,6 +78,19 @@ class RouteDrain {
 
   async run(): Promise<void> {
     const connection = await this.context.connection();
+    this.before = { ...this.counts };
+    this.total = await queueDepth(connection, this.route.queue, this.options.limit);
+    try {
+      await this.drainRoute(connection);
+    } finally {
+      this.context.reporter.progress(null);
+      // This route's own counts (per command and route in --metrics-file), failed or not.
+      const own = Object.fromEntries(Object.entries(this.counts).map(([key, value]) => [key, value - this.before[key as keyof Counts]]));
+      this.context.reporter.event({ event: 'route', command: this.options.command ?? this.options.type, route: this.route.queue, sink: this.route.sink, ...own });
+    }
+  }
+
+  private async drainRoute(connection: ChannelModel): Promise<void> {
     const channel = await connection.createChannel();
     let closingOurselves = false;
     channel.on('error', (error: Error) => { this.brokerFailure = error; });
@@ -111,7 +127,7 @@ class RouteDrain {
         stopConsuming();
         await consumer.stop();
       }
-      this.context.reporter.progress('');
+      this.context.reporter.progress(null);
       if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
       await consumer.stop();
     } finally {
@@ -174,7 +190,11 @@ class RouteDrain {
     if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
     consumer.settle(batch);
     this.context.reporter.event({ event: 'batch', queue: this.route.queue, size: batch.length, read: this.counts.read });
-    this.context.reporter.progress(`${this.route.queue}: ${this.counts.read} read, ${this.counts.written} written, ${this.counts.retried} retried, ${this.counts.deadLettered} dead-lettered`);
+    const own = (key: keyof Counts) => this.counts[key] - this.before[key];
+    this.context.reporter.progress({
+      label: this.route.queue, done: own('read'), total: this.total, unit: 'messages',
+      detail: `${own('written')} written, ${own('retried')} retried, ${own('deadLettered')} dead-lettered`,
+    });
   }
 
   private async writeToSink(envelopes: Envelope[]): Promise<SinkItemResult[]> {
@@ -187,6 +207,19 @@ class RouteDrain {
       const reason = (error as Error).message ?? String(error);
       return envelopes.map(() => ({ status: 'retry' as const, reason, code: 'SINK_ERROR' }));
     }
+  }
+}
+
+/** Ready messages in the queue now (capped by --limit); null when it cannot be told (a missing queue says so later). */
+async function queueDepth(connection: ChannelModel, queue: string, limit: number): Promise<number | null> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => undefined);
+  try {
+    const { messageCount } = await channel.checkQueue(queue);
+    await channel.close().catch(() => undefined);
+    return limit > 0 ? Math.min(limit, messageCount) : messageCount;
+  } catch {
+    return null;
   }
 }
 

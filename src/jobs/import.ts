@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
 import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from '../onec/one-c-record.js';
@@ -80,9 +81,19 @@ async function importFile(context: JobContext, file: string, options: ImportOpti
 
 async function importFileOnce(context: JobContext, file: string, options: ImportOptions, priceTypes: PriceTypes, store: RecordStore | undefined, counts: Counts): Promise<void> {
   const scan: FileScan = { packages: [], seen: new Map(), typesRead: new Set() };
-  const records = await readRecords(file, options.type, { priceTypes, csvMapping: context.config.import.csvMapping, timeZone: context.config.import.timeZone, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg) });
+  // Progress: bytes read against the file's size where the reader counts them (CommerceML, CSV), else records.
+  const size = await fs.promises.stat(file).then((stat) => stat.size, () => null);
+  let bytesRead: number | undefined;
+  const progress = () => context.reporter.progress(bytesRead === undefined
+    ? { label: file, done: counts.read, unit: 'records' }
+    : { label: file, done: bytesRead, total: size, unit: 'bytes', detail: `${counts.read} records` });
+  const records = await readRecords(file, options.type, { priceTypes, csvMapping: context.config.import.csvMapping, timeZone: context.config.import.timeZone, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg), onBytes: (bytes) => { bytesRead = bytes; } });
   if (!store) {
-    for await (const record of records) { counts.read++; scan.typesRead.add(record.type); }
+    for await (const record of records) {
+      counts.read++;
+      scan.typesRead.add(record.type);
+      if (counts.read % 500 === 0) progress();
+    }
     refuseWrongKind(file, options.type, scan);
   } else {
     await store.transaction(async (tx) => {
@@ -96,7 +107,7 @@ async function importFileOnce(context: JobContext, file: string, options: Import
         if (batch.length >= (options.batchSize ?? context.config.import.batchSize)) {
           await applyBatch(tx, batch, counts);
           batch = [];
-          context.reporter.progress(`${file}: ${counts.read} records`);
+          progress();
         }
       }
       await applyBatch(tx, batch, counts);
@@ -105,7 +116,7 @@ async function importFileOnce(context: JobContext, file: string, options: Import
       if (options.full) await deleteMissing(tx, scan, options.type, counts);
     });
   }
-  context.reporter.progress('');
+  context.reporter.progress(null);
   context.reporter.info(`${file}: ${counts.read} records`);
 }
 

@@ -16,6 +16,8 @@ export interface RecordSourceOptions {
   timeZone?: string;
   onHeader?: (header: CommerceMlHeader) => void;
   onPackage?: (pkg: CommerceMlPackage) => void;
+  /** Told the bytes read so far, for the CommerceML and CSV readers (progress against the file's size). */
+  onBytes?: (bytesRead: number) => void;
 }
 
 /** The records of one input file, whatever its kind (CommerceML, CSV, JSON lines), told by its content. */
@@ -27,7 +29,7 @@ export async function readRecords(file: string, type: EntityType | 'all', option
     if (type === 'all') {
       throw new ExchangeError('USAGE', `${file}: a CSV export holds one type, and "all" cannot tell which`, { hint: `name the type: ${entityTypes.join(', ')}` });
     }
-    return readOneCCsv(file, { type, mapping: csvMapping, timeZone: options.timeZone });
+    return readOneCCsv(file, { type, mapping: csvMapping, timeZone: options.timeZone, onBytes: options.onBytes });
   }
   return envelopeRecords(file, type);
 }

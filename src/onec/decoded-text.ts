@@ -8,6 +8,8 @@ export interface DecodeOptions {
   /** Told once, before the first text, which encoding was chosen and why. */
   onEncoding?: (encoding: string, how: 'bom' | 'declared' | 'default' | 'detected') => void;
   chunkSize?: number;
+  /** Told the bytes read so far after each chunk (an import's progress against the file's size). */
+  onBytes?: (bytesRead: number) => void;
 }
 
 /**
@@ -21,8 +23,11 @@ export async function* readDecodedText(file: string, options: DecodeOptions = {}
   const stream = fs.createReadStream(file, { highWaterMark: options.chunkSize ?? 256 * 1024 });
   let decoder: { write(bytes: Buffer): string; end(): string } | undefined;
   const position = { line: 1, column: 1 };
+  let bytesRead = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      bytesRead += chunk.length;
+      options.onBytes?.(bytesRead);
       decoder ??= chooseDecoder(file, chunk, options);
       let decoded: string;
       try {

@@ -24,6 +24,8 @@ export interface CommerceMlOptions {
   priceTypes?: PriceTypes;
   /** Bytes read at a time (default 256 KiB); tests use tiny chunks to cut elements at every boundary. */
   chunkSize?: number;
+  /** Told the bytes read so far (progress against the file's size). */
+  onBytes?: (bytesRead: number) => void;
   /**
    * The IANA zone 1C's zone-less dates are in (config `import.timeZone`, default Europe/Moscow):
    * ДатаФормирования becomes a UTC version and document dates get this zone's offset (see one-c-values.ts).
@@ -113,6 +115,7 @@ export async function* readCommerceMl(file: string, options: CommerceMlOptions =
     declaredEncoding: xmlDeclaredEncoding,
     onEncoding: (chosen) => (encoding = chosen),
     chunkSize: options.chunkSize,
+    onBytes: options.onBytes,
   });
   for await (const chunk of text) {
     for (const element of scanner.push(chunk)) yield* handle(element);

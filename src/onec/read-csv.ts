@@ -22,6 +22,8 @@ export interface CsvOptions {
   timeZone?: string;
   /** Told the encoding and delimiter chosen, before the first record. */
   onFormat?: (format: { encoding: string; delimiter: string }) => void;
+  /** Told the bytes read so far (progress against the file's size). */
+  onBytes?: (bytesRead: number) => void;
 }
 
 const NUMBER_FIELDS = new Set(['price', 'stock', 'amount', 'debit', 'credit', 'balance']);
@@ -37,7 +39,7 @@ export async function* readOneCCsv(file: string, options: CsvOptions): AsyncGene
     Object.entries({ ...defaultCsvMapping, ...options.mapping }).map(([header, field]) => [normalizeHeader(header), field]),
   );
   let encoding = 'utf-8';
-  const text = readDecodedText(file, { onEncoding: (chosen) => (encoding = chosen) });
+  const text = readDecodedText(file, { onEncoding: (chosen) => (encoding = chosen), onBytes: options.onBytes });
   const first = await text.next();
   if (first.done) return;
   const delimiter = detectDelimiter(first.value);
