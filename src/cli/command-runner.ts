@@ -1,30 +1,62 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { ExchangeError } from '../errors.js';
+import { maskSecrets } from '../config/secrets.js';
+import { ExchangeError, exitCodeOf } from '../errors.js';
 import { JobContext } from '../jobs/job-context.js';
 import { isEntityType, type EntityType } from '../messages/entity-types.js';
-import { createReporter, outputMode, type OutputMode } from './output.js';
+import type { Summary } from '../jobs/summary.js';
+import { MetricsFile } from './metrics-file.js';
+import { createReporter, outputMode, printedSummaries, type OutputMode } from './output.js';
 
 export interface GlobalOptions {
   config?: string;
+  metricsFile?: string;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
   dryRun?: boolean;
 }
 
-/** Loads the config, opens a job context, runs the action, closes everything, records the exit code. */
+/**
+ * Loads the config, opens a job context, runs the action, closes everything, records the exit code; with
+ * --metrics-file, leaves the run's metrics there whatever the outcome (a failed run's summary rides on its error).
+ */
 export async function withContext(command: Command, action: (context: JobContext, mode: OutputMode, options: GlobalOptions & Record<string, unknown>) => Promise<number>): Promise<void> {
   const options = command.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
   const mode = outputMode(options);
-  const loaded = await loadConfig({ configPath: options.config });
-  const context = new JobContext(loaded, createReporter(mode));
+  const metrics = options.metricsFile ? new MetricsFile(options.metricsFile, commandPath(command)) : undefined;
+  let exitCode: number;
   try {
-    process.exitCode = await action(context, mode, options);
-  } finally {
-    await context.close();
+    const loaded = await loadConfig({ configPath: options.config });
+    const reporter = createReporter(mode);
+    const context = new JobContext(loaded, metrics ? metrics.observe(reporter) : reporter);
+    try {
+      exitCode = await action(context, mode, options);
+      process.exitCode = exitCode;
+    } finally {
+      await context.close();
+    }
+  } catch (error) {
+    const summary = (error as { summary?: Summary }).summary;
+    await writeMetrics(metrics, [...new Set([...printedSummaries(), ...(summary ? [summary] : [])])], exitCodeOf(error));
+    throw error;
   }
+  await writeMetrics(metrics, printedSummaries(), exitCode);
+}
+
+/** A metrics file that cannot be written is said on stderr (cron mails it); the run's own outcome stands. */
+async function writeMetrics(metrics: MetricsFile | undefined, summaries: Summary[], exitCode: number): Promise<void> {
+  await metrics?.write(summaries, exitCode).catch((error: Error) => {
+    process.stderr.write(`exchange: warning: could not write the metrics file: ${maskSecrets(error.message)}\n`);
+  });
+}
+
+/** The command as typed, without the program: `user`, `records get`, `sync status`. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at?.parent; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
 }
 
 export function parseCount(value: string): number {

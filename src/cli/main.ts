@@ -22,6 +22,7 @@ function buildProgram(): Command {
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print what happens, batch by batch')
     .option('--dry-run', 'read and transform, write nothing, ack nothing')
+    .option('--metrics-file <path>', 'write the run\'s counters in Prometheus\' text format to this file (atomically), for node_exporter\'s textfile collector: one file per command')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // Every subcommand, however deep, reports usage errors through the same exit-code catch.

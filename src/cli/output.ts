@@ -74,10 +74,18 @@ export function printLine(text: string): void {
   process.stdout.write(`${maskSecrets(text)}\n`);
 }
 
+/** One process is one run: what it reported, for --metrics-file. */
+const summariesOfThisRun: Summary[] = [];
+
+export function printedSummaries(): Summary[] {
+  return [...summariesOfThisRun];
+}
+
 const summaryColumns = ['read', 'written', 'stale', 'unchanged', 'retried', 'deadLettered', 'published'] as const;
 
 /** The end-of-run summary (DESIGN §2): a JSON line with --json, a table on a terminal, one stderr line for cron when it went wrong. */
 export function printSummaries(mode: OutputMode, summaries: Summary[]): void {
+  summariesOfThisRun.push(...summaries);
   if (mode.json) {
     for (const summary of summaries) printJson(summary);
     return;
