@@ -31,6 +31,8 @@ export interface ReplayOptions {
   /** How long the queue may send nothing before a scan ends short (someone else took messages meanwhile). */
   idleMs: number;
   prefetch: number;
+  /** SIGINT/SIGTERM: stop reading, settle and ack what is in hand, exit 75. */
+  signal?: AbortSignal;
 }
 
 export type ReplayAction = 'listed' | 'replayed' | 'discarded';
@@ -161,13 +163,15 @@ async function scanQueue(
   };
 
   let replaying = 0;
+  const wake = () => inbox.close();
   let consumerTag: string | undefined;
   let short = false;
   let extra = 0;
   try {
     await channel.prefetch(window);
     ({ consumerTag } = await channel.consume(dlq, (message) => (message ? inbox.push(message) : inbox.close())));
-    while (outcome.scanned < count && !failure && !lost) {
+    options.signal?.addEventListener('abort', wake, { once: true });
+    while (outcome.scanned < count && !failure && !lost && !options.signal?.aborted) {
       const batch = await inbox.take(window, 0, options.idleMs);
       if (batch.length === 0) {
         if (inbox.isClosed || failure || lost) break;
@@ -176,6 +180,7 @@ async function scanQueue(
         continue;
       }
       for (const message of batch) {
+        if (options.signal?.aborted) break;
         if (outcome.scanned >= count) { extra++; continue; } // never expected: left unacked, it goes back on close
         outcome.scanned++;
         const delivery = acks.delivered(message);
@@ -216,10 +221,16 @@ async function scanQueue(
     context.reporter.progress('');
     if (failure) throw publishError(failure);
     if (lost) throw dlqLost(dlq, lost);
+    if (options.signal?.aborted) {
+      throw new ExchangeError('INTERRUPTED', `interrupted after ${outcome.scanned} of the ${count} messages of ${dlq} (${outcome.replayed} replayed, ${outcome.discarded} discarded)`, {
+        hint: 'nothing was lost: the messages read and not moved were put back at the tail, behind the unread ones (the dlq is rotated); run again to go on',
+      });
+    }
     if (short) context.reporter.warn(`${dlq}: scanned ${outcome.scanned} of the ${count} messages it held at the start; the others were taken by someone else meanwhile`);
     if (extra > 0) context.reporter.warn(`${dlq}: the broker delivered ${extra} message(s) past the scan; they went back to the queue`);
     return outcome;
   } finally {
+    options.signal?.removeEventListener('abort', wake);
     closingOurselves = true;
     // Unacked messages (only after a failure) go back to the dlq when the channel closes.
     await closeChannel(channel, context.config.amqp.confirmTimeoutMs);

@@ -1,6 +1,7 @@
 import type { GetMessage } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/chaos.js';
 import { runCli } from '../support/cli.js';
 import { tempWorkdir, userEnvelope } from '../support/envelopes.js';
 import { amqpUrl, uniqueName } from '../support/services.js';
@@ -82,7 +83,7 @@ async function parkedQueue() {
     await ch.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await ch.close();
   };
-  return { tenant, cli, queue, dlq, declareQueue, extraQueues };
+  return { tenant, cli, queue, dlq, declareQueue, extraQueues, workDir: work.dir };
 }
 
 const deadLetters = (result: { json: Array<Record<string, unknown>> }) => result.json.filter((event) => event.event === 'dead-letter');
@@ -235,4 +236,34 @@ describe('replay-dlq scans the whole dead-letter queue once (issue 10)', () => {
     await broker.waitForDepth(s.dlq, TOTAL - 2);
     expect(labels(await broker.takeAll(s.dlq))).toEqual(without([700, 1100]));
   });
+
+  it('SIGINT stops the scan with 75: every message still there exactly once, none duplicated', async () => {
+    const s = await parkedQueue();
+    // A bigger dlq, so that the scan is still running when the signal comes.
+    const more = 20_000;
+    const channel = await broker.connection.createConfirmChannel();
+    for (let i = TOTAL; i < TOTAL + more; i++) channel.sendToQueue(s.dlq, bodyOf(i), { persistent: true, messageId: labelOf(i), headers: headersOf(i, s.queue) });
+    await channel.waitForConfirms();
+    await channel.close();
+    await broker.waitForDepth(s.dlq, TOTAL + more);
+    let pid = 0;
+    const env = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: s.tenant };
+    const running = runCli(['replay-dlq', 'user', '--dry-run', '--filter', 'code=CRM_ERROR_CORE', '--json'], { env, cwd: s.workDir, timeoutMs: 120_000, onSpawn: (p) => { pid = p; } });
+    let ended = false;
+    void running.finally(() => { ended = true; });
+    const consumers = async () => {
+      const ch = await broker.connection.createChannel();
+      try { return (await ch.checkQueue(s.dlq)).consumerCount; } finally { await ch.close().catch(() => undefined); }
+    };
+    await waitFor('the scan to be reading the dlq', async () => ended || (await consumers()) === 1, 30_000, 20);
+    if (ended) { const early = await running; expect.fail(`the scan ended before it could be interrupted: exit ${early.code}\n${early.stderr}`); }
+    process.kill(pid, 'SIGINT');
+    const result = await running;
+    expect(result.code, result.stderr).toBe(75);
+    expect(result.stderr).toContain('interrupted after');
+    await broker.waitForDepth(s.dlq, TOTAL + more);
+    const all = labels(await broker.takeAll(s.dlq));
+    expect(all).toHaveLength(TOTAL + more);
+    expect(new Set(all).size).toBe(TOTAL + more);
+  }, 120_000);
 });

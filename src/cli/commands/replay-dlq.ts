@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseCount, parseType, withContext } from '../command-runner.js';
+import { parseCount, parseType, shutdownSignal, withContext } from '../command-runner.js';
 import { printJson, printLine, printSummaries } from '../output.js';
 
 export function registerReplayDlqCommand(program: Command): void {
@@ -27,6 +27,7 @@ export function registerReplayDlqCommand(program: Command): void {
           confirmed: Boolean(options.yes),
           idleMs: context.config.drain.idleMs,
           prefetch: context.config.amqp.prefetch,
+          signal: shutdownSignal('stopping the scan: what is in hand is settled and acked'),
         }, {
           onMessage: (message) => {
             if (mode.json) printJson({ event: 'dead-letter', ...message });
