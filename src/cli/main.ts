@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, exitCodeOf } from '../errors.js';
 import { registerConfigCommand } from './commands/config.js';
@@ -13,10 +14,15 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
 import { outputMode, printError, stdoutGone, treatClosedOutputAsReaderGone } from './output.js';
 
+/** The installed package's version (dist/cli/main.js → ../../package.json), so --version never drifts from it. */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function buildProgram(): Command {
   const program = new Command('exchange')
     .description('moves business data between 1C, RabbitMQ, Bitrix24, Elasticsearch and a SQL record store')
-    .version('0.1.0')
+    .version(packageVersion())
     .option('--config <path>', 'config file (else EXCHANGE_CONFIG, else .exchangerc* in the working folder)')
     .option('--json', 'machine output: one JSON object per line on stdout')
     .option('--quiet', 'print nothing but errors')
