@@ -34,7 +34,10 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const json = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      // A human table or pretty-printed JSON may start a line with "{" too: only whole JSON lines count.
+      const json = stdout.split('\n').filter((line) => line.startsWith('{')).flatMap((line) => {
+        try { return [JSON.parse(line) as Record<string, unknown>]; } catch { return []; }
+      });
       resolve({ code, stdout, stderr, json, summary: [...json].reverse().find((event) => event.event === 'summary') });
     });
   });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { cosmiconfig } from 'cosmiconfig';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, resolveRecordStoreUrl } from '../../src/config/load-config.js';
 import { maskSecrets, maskUrl } from '../../src/config/secrets.js';
@@ -52,7 +53,7 @@ describe('configuration (DESIGN §4)', () => {
     const error = await loadConfig({ cwd: dir, env: {} }).catch((e) => e);
     expect(error).toBeInstanceOf(ExchangeError);
     expect(error.exitCode).toBe(78);
-    expect(error.details).toContain('amqp.colour: unknown key');
+    expect(error.details).toContain(`amqp.colour: unknown key in ${path.join(dir, '.exchangerc.json')}`);
     expect(error.details.some((line: string) => line.startsWith('amqp.prefetch: '))).toBe(true);
     expect(error.details.some((line: string) => line.startsWith('recordStore.url: must be sqlite'))).toBe(true);
   });
@@ -83,5 +84,29 @@ describe('.exchangerc.example', () => {
     const defaults = await loadConfig({ cwd: dir, env: {} });
     expect(fromExample.filepath).toBe(path.join(dir, '.exchangerc'));
     expect(fromExample.config).toEqual(defaults.config);
+  });
+
+  it('writes out every key of the defaults with its default value (an empty example would not pass)', async () => {
+    // The file as written, before any default fills it in: cosmiconfig parses it, the schema does not touch it.
+    const dir = workdir();
+    fs.rmSync(path.join(dir, '.exchangerc.json'));
+    fs.copyFileSync(path.resolve(__dirname, '../../.exchangerc.example'), path.join(dir, '.exchangerc'));
+    const raw = (await cosmiconfig('exchange').load(path.join(dir, '.exchangerc')))!.config as Record<string, unknown>;
+    fs.rmSync(path.join(dir, '.exchangerc'));
+    const defaults = (await loadConfig({ cwd: dir, env: {} })).config as unknown as Record<string, unknown>;
+    const missing: string[] = [];
+    const walk = (expected: Record<string, unknown>, written: unknown, at: string) => {
+      for (const [key, value] of Object.entries(expected)) {
+        if (value === undefined) continue; // an optional key without a default is shown commented out
+        const keyPath = at ? `${at}.${key}` : key;
+        const here = typeof written === 'object' && written !== null ? (written as Record<string, unknown>)[key] : undefined;
+        if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) walk(value as Record<string, unknown>, here, keyPath);
+        else if (JSON.stringify(here) !== JSON.stringify(value)) missing.push(`${keyPath}: default ${JSON.stringify(value)}, example ${JSON.stringify(here)}`);
+      }
+    };
+    walk(defaults, raw, '');
+    expect(missing).toEqual([]);
+    // Not vacuous: the walk went through the sections DESIGN §4 and the README name.
+    expect(Object.keys(raw)).toEqual(expect.arrayContaining(['amqp', 'recordStore', 'drain', 'import', 'routes', 'crm', 'elasticsearch']));
   });
 });

@@ -15,15 +15,18 @@ describe('versions and content hashes', () => {
   it('hashes the data as stored, and a tombstone unlike any content', () => {
     expect(serializeData({ op: 'upsert', data: { a: 1 } })).toBe('{"a":1}');
     expect(serializeData({ op: 'delete', data: { a: 1 } })).toBeNull();
-    expect(contentHash('{"a":1}')).toBe(contentHash(serializeData({ op: 'upsert', data: { a: 1 } })));
-    expect(contentHash(null)).not.toBe(contentHash('{}'));
-    expect(contentHash('{"a":1}')).toMatch(/^[0-9a-f]{32}$/);
+    // Expected hashes from outside the code: `printf '{"a":1}' | sha256sum`, first 32 hex digits.
+    expect(contentHash(serializeData({ op: 'upsert', data: { a: 1 } }))).toBe('015abd7f5cc57a2dd94b7590f04ad808');
+    expect(contentHash('{}')).toBe('44136fa355b3678a1146ad16f7e8649e');
+    // A tombstone hashes a marker no JSON text can be (`printf '\0deleted' | sha256sum`).
+    expect(contentHash(null)).toBe('c368e1dbdea2a79b07d3c07c89b28821');
   });
 });
 
 describe('planBatch', () => {
   it('writes new and newer, refuses older as stale, skips same content as unchanged', () => {
-    const stored = new Map([[recordKey('user', 'a'), { versionKey: versionKey('2026-01-02T00:00:00Z'), hash: contentHash(JSON.stringify({ name: 'a' })) }]]);
+    // The stored row as the store holds it: its sort key and `printf '{"name":"a"}' | sha256sum`.
+    const stored = new Map([[recordKey('user', 'a'), { versionKey: 't:2026-01-02T00:00:00.000Z', hash: 'd9d719b27480b55cd4918020e7473e71' }]]);
     const { outcomes, rows } = planBatch([
       write('a', '2026-01-01T00:00:00Z', { name: 'older' }),
       write('a', '2026-01-02T00:00:00Z'),

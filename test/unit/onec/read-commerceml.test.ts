@@ -7,6 +7,7 @@ import { ExchangeError } from '../../../src/errors.js';
 import { validateEnvelope } from '../../../src/messages/envelope.js';
 import { readCommerceMl, type CommerceMlOptions } from '../../../src/onec/read-commerceml.js';
 import type { CommerceMlHeader, CommerceMlPackage, OneCRecord } from '../../../src/onec/one-c-record.js';
+import { expectedCommerceMlCounts } from '../../support/commerceml-counts.js';
 
 const FIXTURES = path.resolve('fixtures/1c');
 const fixture = (name: string) => path.join(FIXTURES, name);
@@ -62,6 +63,10 @@ describe('every real CommerceML file', () => {
     for (const file of files) {
       const { records, header } = await readAll(file);
       versions.add(header.schemaVersion!);
+      // As many records of each type as the file has elements for them, counted without the reader.
+      const got = { product: 0, user: 0, mutualsettlements: 0 };
+      for (const record of records) got[record.type as keyof typeof got]++;
+      expect({ file: path.relative(FIXTURES, file), ...got }).toEqual({ file: path.relative(FIXTURES, file), ...expectedCommerceMlCounts(file) });
       for (const record of records) {
         const result = validateEnvelope({ type: record.type, op: record.op, id: record.id, version: record.version, source: '1c', data: record.data });
         expect(result.ok ? 'ok' : `${file} ${record.id}: ${result.reason}`).toBe('ok');
@@ -225,7 +230,17 @@ describe('CommerceML 2.07 (urn:1C.ru:commerceml_2)', () => {
   it('reads nested groups into groupIds (283 products)', async () => {
     const { records } = await readAll(fixture('dobromyslov-commerceml-parser/import0_1_with_nested_groups.xml'));
     expect(records).toHaveLength(283);
-    expect(records.every((r) => Array.isArray(r.data.groupIds))).toBe(true);
+    // Each Товар's own Группы/Ид list, read from the file with a regular expression, not with the reader.
+    const text = fs.readFileSync(fixture('dobromyslov-commerceml-parser/import0_1_with_nested_groups.xml'), 'utf8');
+    const catalog = text.slice(text.indexOf('<Товары>'));
+    const expected = [...catalog.matchAll(/<Товар>\s*<Ид>([^<]+)<\/Ид>([\s\S]*?)<\/Товар>/g)].map(([, id, body]) => {
+      const groups = /<Группы>([\s\S]*?)<\/Группы>/.exec(body);
+      return [id, groups ? [...groups[1].matchAll(/<Ид>([^<]+)<\/Ид>/g)].map((m) => m[1]) : []];
+    });
+    expect(expected).toHaveLength(283);
+    expect(records.map((r) => [r.id, r.data.groupIds ?? []])).toEqual(expected);
+    // The nested classifier groups are the groups products name: at least two distinct ones here.
+    expect(new Set(expected.flatMap(([, ids]) => ids as string[])).size).toBeGreaterThan(1);
   });
 });
 
@@ -280,9 +295,11 @@ describe('CommerceML 2.09', () => {
     const priceTypes = new Map();
     await readAll(fixture('gillbeits-commerceml/import___b815e2db-7a65-4265-9241-5f0c4f0565a7.xml'), { priceTypes });
     const prices = await readAll(fixture('gillbeits-commerceml/prices___d66a6b51-ce9c-4e7a-8c7c-25079721107f.xml'), { priceTypes });
-    const type = (prices.records[0].data.prices as { type: string }[])[0].type;
-    expect(type).toBe(priceTypes.get('4d968229-47ba-11e4-a628-003048c64779').name);
-    expect(type).toEqual(expect.any(String));
+    // The name the classifier file gives this ТипЦены (import___b815e2db….xml, line 23611).
+    expect(prices.records[0].data.prices).toEqual([{ typeId: '4d968229-47ba-11e4-a628-003048c64779', type: 'Типовое соглашение Интернет-МХТ', value: expect.any(Number), currency: 'RUB' }]);
+    expect(prices.byId('26b0dc1e-4d66-11e4-99fe-003048c64779').data.prices).toEqual([
+      { typeId: '4d968229-47ba-11e4-a628-003048c64779', type: 'Типовое соглашение Интернет-МХТ', value: 181, currency: 'RUB' },
+    ]);
   });
 });
 
@@ -334,11 +351,21 @@ describe('CommerceML 3.1 (urn:1C.ru:commerceml_3)', () => {
 
   it('sums stock over warehouses (remainders-example)', async () => {
     const { records } = await readAll(fixture('argentcrusade-commerceml/remainders-example.xml'));
+    // From the file: 0+0+0+0+4+3+6 and 0+0+0+7+29+9+12 over seven warehouses each.
     expect(records.map((r) => [r.id, r.data.stock])).toEqual([
       ['6c4e0c4b-6c2c-11e7-81d6-38d547224d22', 13],
-      [records[1].id, records[1].data.stock],
+      ['6c4e0c4d-6c2c-11e7-81d6-38d547224d22', 57],
     ]);
     expect((records[0].data.stockByWarehouse as unknown[]).length).toBe(7);
+    expect(records[1].data.stockByWarehouse).toEqual([
+      { warehouseId: '40a509b5-2a20-11e7-8ec8-38d547224d22', quantity: 0 },
+      { warehouseId: '7417c61e-dd47-11e6-92de-38d547224d22', quantity: 0 },
+      { warehouseId: '749f81f9-c5a3-11e6-a4cf-38d547224d22', quantity: 0 },
+      { warehouseId: '9bf5be08-af08-11e7-a56d-38d547224d22', quantity: 7 },
+      { warehouseId: 'a3d8885d-d931-11e6-a8e7-38d547224d22', quantity: 29 },
+      { warehouseId: 'ebab87fa-bcf4-11e6-b36c-38d547224d22', quantity: 9 },
+      { warehouseId: 'c7ceb2f4-833b-11e7-b922-38d547224d22', quantity: 12 },
+    ]);
   });
 
   it('reads only the types asked for', async () => {
