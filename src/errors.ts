@@ -17,6 +17,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export type ErrorCode =
   | 'USAGE'
   | 'BAD_INPUT'
+  | 'NOT_FOUND'
   | 'AMQP_UNAVAILABLE'
   | 'RECORD_STORE_UNAVAILABLE'
   | 'SINK_UNAVAILABLE'
@@ -32,6 +33,8 @@ export type ErrorCode =
 const exitByCode: Record<ErrorCode, ExitCodeValue> = {
   USAGE: ExitCode.usage,
   BAD_INPUT: ExitCode.dataError,
+  // A lookup that found nothing: the question was fine, the answer is no (grep's 1, not a data error).
+  NOT_FOUND: ExitCode.partial,
   AMQP_UNAVAILABLE: ExitCode.unavailable,
   RECORD_STORE_UNAVAILABLE: ExitCode.unavailable,
   SINK_UNAVAILABLE: ExitCode.unavailable,

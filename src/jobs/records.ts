@@ -9,7 +9,7 @@ export async function countRecords(context: JobContext, type: EntityType): Promi
 
 export async function getRecord(context: JobContext, type: EntityType, id: string): Promise<StoredRecord> {
   const record = await (await context.recordStore()).get(type, id);
-  if (!record) throw new ExchangeError('BAD_INPUT', `no ${type} with id ${id} in the record store`, { hint: `\`exchange records list ${type}\` shows the ids` });
+  if (!record) throw new ExchangeError('NOT_FOUND', `not found: ${type} ${id}`, { hint: `\`exchange records list ${type}\` shows the ids` });
   return record;
 }
 

@@ -142,7 +142,7 @@ describe('dependencies that are down, and bad configuration', () => {
     const result = await runCli(['config'], { cwd: work.dir });
     expect(result.code).toBe(78);
     const lines = result.stderr.split('\n');
-    expect(lines).toContain('amqp.qeueType: unknown key');
+    expect(lines).toContain(`amqp.qeueType: unknown key (did you mean "queueType"?) in ${work.dir}/.exchangerc.json`);
     expect(lines.some((line) => line.startsWith('amqp.prefetch: '))).toBe(true);
     expect(lines.some((line) => line.startsWith('drain.limit: '))).toBe(true);
     expect(lines.some((line) => line.startsWith('routes.user.0: '))).toBe(true);
