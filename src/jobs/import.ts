@@ -21,6 +21,8 @@ export interface ImportOptions {
   batchSize?: number;
   /** Aborted on SIGINT/SIGTERM: the file being read is rolled back whole, earlier files stay (and are published). */
   signal?: AbortSignal;
+  /** A dry run says what it would import: the records of each type a file holds, once the file is read whole. */
+  onDryRunFile?: (file: string, recordsByType: Map<EntityType, number>) => void;
 }
 
 /** The product fields only offers, prices and rests carry: a catalog record never wipes them. */
@@ -89,12 +91,15 @@ async function importFileOnce(context: JobContext, file: string, options: Import
     : { label: file, done: bytesRead, total: size, unit: 'bytes', detail: `${counts.read} records` });
   const records = await readRecords(file, options.type, { priceTypes, csvMapping: context.config.import.csvMapping, timeZone: context.config.import.timeZone, onHeader: (header) => { scan.header = header; }, onPackage: (pkg) => scan.packages.push(pkg), onBytes: (bytes) => { bytesRead = bytes; } });
   if (!store) {
+    const byType = new Map<EntityType, number>();
     for await (const record of records) {
       counts.read++;
       scan.typesRead.add(record.type);
+      byType.set(record.type, (byType.get(record.type) ?? 0) + 1);
       if (counts.read % 500 === 0) progress();
     }
     refuseWrongKind(file, options.type, scan);
+    options.onDryRunFile?.(file, byType);
   } else {
     await store.transaction(async (tx) => {
       let batch: OneCRecord[] = [];
