@@ -1,3 +1,5 @@
+import net from 'node:net';
+import tls from 'node:tls';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { ExchangeError } from '../errors.js';
 import { maskUrl } from '../config/secrets.js';
@@ -35,7 +37,7 @@ export async function connectAmqp(url: string, options: ConnectOptions): Promise
   } catch (error) {
     // A connection that opens after the deadline must not keep the process alive.
     attempt.then((late) => late.close().catch(() => undefined), () => undefined);
-    throw new ExchangeError('AMQP_UNAVAILABLE', `cannot connect to RabbitMQ at ${maskUrl(url)}: ${describeAmqpError(error)}`, {
+    throw new ExchangeError('AMQP_UNAVAILABLE', `cannot connect to RabbitMQ at ${maskUrl(url)}: ${await describeAmqpError(error, target, options.timeoutMs)}`, {
       hint: 'check that RabbitMQ runs and that amqp.url / EXCHANGE_AMQP_URL is right',
       cause: error,
     });
@@ -106,10 +108,76 @@ async function within(promise: Promise<unknown>, timeoutMs: number): Promise<boo
   }
 }
 
-function describeAmqpError(error: unknown): string {
+/**
+ * What went wrong, in the operator's words rather than the protocol's. A server that hangs up during the
+ * handshake says nothing about why, so it is asked once more (a bounded probe): an HTTP answer is the
+ * management port, a completed TLS handshake is a TLS port spoken to without amqps://.
+ */
+async function describeAmqpError(error: unknown, target: URL, timeoutMs: number): Promise<string> {
   const err = error as NodeJS.ErrnoException & { errors?: Error[] };
-  if (err.code === 'ECONNREFUSED') return 'connection refused';
+  const message = err.message ?? String(error);
+  const where = `${target.hostname}:${target.port || (target.protocol === 'amqps:' ? 5671 : 5672)}`;
+  if (err.code === 'ECONNREFUSED') return `connection refused (nothing listens on ${where})`;
   if (err.errors?.length) return err.errors.map((e) => e.message).join('; ');
-  if (/ACCESS_REFUSED|403/.test(err.message ?? '')) return 'access refused (check the user name and password)';
-  return err.message || String(error);
+  const missingVhost = /NOT_ALLOWED - vhost (.*?) not found/.exec(message);
+  if (missingVhost) return `the virtual host "${missingVhost[1]}" does not exist on the broker (530 NOT_ALLOWED on connection.open): check the path of amqp.url (amqp://host:5672/<vhost>; the default vhost "/" is written %2F or left out)`;
+  if (/ACCESS_REFUSED - access to vhost/.test(message)) return `the user may not use this virtual host (403 ACCESS_REFUSED): grant it permissions (rabbitmqctl set_permissions) or use another vhost in amqp.url`;
+  if (/ACCESS_REFUSED|403/.test(message)) return 'access refused (check the user name and password)';
+  // The probes are short: a silent server must not cost a cron job much more than amqp.connectTimeoutMs.
+  const budget = Math.max(200, Math.min(1000, Math.floor(timeoutMs / 4)));
+  if (/^no answer within|ETIMEDOUT/.test(message) && target.protocol === 'amqp:' && (await plainAnswer(target, budget)) === 'http') {
+    // RabbitMQ's management listener sometimes just waits on an AMQP header instead of closing.
+    return `${where} is an HTTP server, not AMQP: the management port (15672 by default) by mistake? AMQP listens on 5672 by default`;
+  }
+  if (isTlsMismatch(err)) {
+    const speaks = await plainAnswer(target, budget);
+    if (speaks === 'http') return `${where} is an HTTP server, not AMQP over TLS: the management port (15672 by default) by mistake? AMQP over TLS listens on 5671 by default`;
+    return `amqps:// against a plain port: ${where} does not speak TLS (the TLS handshake failed: ${tlsReason(message)}); use amqp:// for this port, or the broker's TLS port (5671 by default)`;
+  }
+  if (/closed abruptly during opening handshake|frame|Expected ConnectionStart/i.test(message) && target.protocol === 'amqp:') {
+    if ((await plainAnswer(target, budget)) === 'http') return `${where} is an HTTP server, not AMQP: the management port (15672 by default) by mistake? AMQP listens on 5672 by default`;
+    if (await speaksTls(target, budget)) return `${where} speaks TLS and closed the connection without an answer: use amqps:// for a TLS port`;
+    return `${where} closed the connection without answering the AMQP greeting: a TLS port (then use amqps://), a proxy, or a service other than RabbitMQ`;
+  }
+  return message || String(error);
+}
+
+function isTlsMismatch(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'EPROTO' || (typeof err.code === 'string' && err.code.startsWith('ERR_SSL_')) || /wrong version number|packet length too long|unknown protocol/.test(err.message ?? '');
+}
+
+function tlsReason(message: string): string {
+  return /ssl3_get_record:([^:]+)/.exec(message)?.[1] ?? message.split('\n')[0];
+}
+
+/**
+ * Asks the port a plain HTTP question and looks at the first bytes of the answer: `HTTP/` is a web server
+ * (RabbitMQ's management listener closes on an AMQP header without a word, but answers this), `AMQP` is a
+ * broker refusing the request line with its protocol header.
+ */
+function plainAnswer(target: URL, timeoutMs: number): Promise<'http' | 'amqp' | 'other' | 'none'> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: target.hostname, port: Number(target.port || 5672) });
+    const done = (answer: 'http' | 'amqp' | 'other' | 'none') => { socket.destroy(); clearTimeout(timer); resolve(answer); };
+    const timer = setTimeout(() => done('none'), timeoutMs);
+    socket.on('connect', () => socket.write(`GET / HTTP/1.0\r\nHost: ${target.hostname}\r\n\r\n`));
+    socket.once('data', (chunk: Buffer) => {
+      const text = chunk.subarray(0, 5).toString('latin1');
+      done(text.startsWith('HTTP/') ? 'http' : text.startsWith('AMQP') || chunk[0] === 1 ? 'amqp' : 'other');
+    });
+    socket.on('error', () => done('none'));
+    socket.on('close', () => done('none'));
+  });
+}
+
+/** Whether a TLS handshake completes on the port (the certificate is not judged: this only asks what it speaks). */
+function speaksTls(target: URL, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: target.hostname, port: Number(target.port || 5672), rejectUnauthorized: false, servername: net.isIP(target.hostname) ? undefined : target.hostname });
+    const done = (answer: boolean) => { socket.destroy(); clearTimeout(timer); resolve(answer); };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('secureConnect', () => done(true));
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(false));
+  });
 }
