@@ -1,33 +1,54 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRecordStore } from '../../src/recordstore/open-record-store.js';
 import type { RecordStore, RecordWrite } from '../../src/recordstore/record-store.js';
+import { waitFor } from '../support/chaos.js';
 import { createPgSchema } from '../support/services.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(); });
 
+/** SQL run on the store's own database beside the code under test (a trigger, a count), for the last store opened. */
+let rawSql: (statement: string) => Promise<Array<Record<string, unknown>>>;
+
 const engines: Array<[string, () => Promise<RecordStore>]> = [
   ['sqlite', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exchange-store-'));
-    const store = await openRecordStore(`sqlite:${path.join(dir, 'store.db')}`);
-    cleanups.push(async () => { await store.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+    const file = path.join(dir, 'store.db');
+    const store = await openRecordStore(`sqlite:${file}`);
+    const db = new Database(file);
+    rawSql = async (statement) => (db.prepare(statement).reader ? db.prepare(statement).all() as Array<Record<string, unknown>> : (db.exec(statement), []));
+    cleanups.push(async () => { db.close(); await store.close(); fs.rmSync(dir, { recursive: true, force: true }); });
     return store;
   }],
   ['postgres', async () => {
     const schema = await createPgSchema();
     const store = await openRecordStore(schema.url);
-    cleanups.push(async () => { await store.close(); await schema.drop(); });
+    const client = new pg.Client(schema.url);
+    await client.connect();
+    rawSql = async (statement) => (await client.query(statement)).rows;
+    cleanups.push(async () => { await client.end(); await store.close(); await schema.drop(); });
     return store;
   }],
 ];
 
+/** A trigger that refuses one id with a real server-side error, so a batch fails at a chosen item. */
+const refuseId: Record<string, (id: string) => string[]> = {
+  sqlite: (id) => [`CREATE TRIGGER refuse_one BEFORE INSERT ON records WHEN NEW.id = '${id}' BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END`],
+  postgres: (id) => [
+    `CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN IF NEW.id = '${id}' THEN RAISE EXCEPTION 'refused by the test trigger' USING ERRCODE = '22023'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+    'CREATE TRIGGER refuse_one BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION refuse_one()',
+  ],
+};
+
 const user = (id: string, version: string, name = id, outboxMessage?: string): RecordWrite =>
   ({ type: 'user', id, version, op: 'upsert', data: { name, inn: '7707083893' }, outboxMessage });
 
-describe.each(engines)('record store on %s', (_engine, open) => {
+describe.each(engines)('record store on %s', (engine, open) => {
   it('migrates idempotently', async () => {
     const store = await open();
     await store.migrate();
@@ -48,6 +69,18 @@ describe.each(engines)('record store on %s', (_engine, open) => {
     expect(await store.count('user')).toBe(2);
     expect((await store.list('user', { limit: 1 })).map((r) => r.id)).toEqual(['a']);
     expect((await store.list('user', { afterId: 'a' })).map((r) => r.id)).toEqual(['b']);
+  });
+
+  it('rolls the whole batch back when its last item fails: none of its items and none of their events stay', async () => {
+    const store = await open();
+    for (const statement of refuseId[engine]('z-refused')) await rawSql(statement);
+    await expect(store.writeBatch([user('r1', '1', 'one', 'event-r1'), user('r2', '1', 'two', 'event-r2'), user('z-refused', '1', 'bad', 'event-z')])).rejects.toThrow(/refused by the test trigger/);
+    const [records] = await rawSql('SELECT count(*) AS n FROM records');
+    const [outbox] = await rawSql('SELECT count(*) AS n FROM outbox');
+    expect([Number(records.n), Number(outbox.n)]).toEqual([0, 0]);
+    // The same batch without the refused item commits whole.
+    expect(await store.writeBatch([user('r1', '1', 'one', 'event-r1'), user('r2', '1', 'two', 'event-r2')])).toEqual(['written', 'written']);
+    expect((await rawSql('SELECT id FROM records ORDER BY id')).map((row) => row.id)).toEqual(['r1', 'r2']);
   });
 
   it('keeps deletes as tombstones so an older upsert cannot resurrect the record', async () => {
@@ -96,9 +129,13 @@ describe.each(engines)('record store on %s', (_engine, open) => {
     await store.unlock('drain:user', 'two');
     expect(await store.tryLock('drain:user', 60_000, 'two')).toBe(false);
     await store.unlock('drain:user', 'one');
-    expect(await store.tryLock('drain:user', 50, 'two')).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(await store.tryLock('drain:user', 60_000, 'three')).toBe(true);
+    const takenAt = Date.now();
+    expect(await store.tryLock('drain:user', 1500, 'two')).toBe(true);
+    expect(await store.tryLock('drain:user', 60_000, 'three')).toBe(false);
+    // No fixed sleep: ask until the lock is free, and check it was not free before its 1.5 s were up.
+    await waitFor('the 1.5 s lock to expire', () => store.tryLock('drain:user', 60_000, 'three'), 10_000, 50);
+    expect(Date.now() - takenAt).toBeGreaterThanOrEqual(1500);
+    expect((await store.heldLocks()).map((l) => [l.name, l.lockedBy])).toEqual([['drain:user', 'three']]);
   });
 
   it('journals runs', async () => {
