@@ -25,10 +25,19 @@ export async function declareTopology(connection: ChannelModel, routes: RouteTop
     }
     for (const route of routes) {
       // Where a message may be sent, its target exists first: dlq, then work queue, then retry.
-      for (const spec of [queuesOf(route)[2], queuesOf(route)[0], queuesOf(route)[1]]) {
+      for (const spec of [queuesOf(route)[2], queuesOf(route)[0]]) {
         await guard(() => channel.assertQueue(spec.name, queueOptions(spec.args)), `queue ${spec.name}`);
         declared.push(`queue ${spec.name}`);
       }
+      const retry = queuesOf(route)[1];
+      const state = await retryQueueState(connection, retry);
+      if (state.problem !== undefined) {
+        throw new ExchangeError('TOPOLOGY_MISMATCH', `queue ${retry.name} exists with other settings: ${state.problem}`, {
+          hint: 'the broker keeps a queue\'s arguments for life: delete the queue (after draining it) or change the config to match',
+          details: [`queue ${retry.name}: ${state.problem}`],
+        });
+      }
+      declared.push(`queue ${retry.name}${state.note ? ` (${state.note})` : ''}`);
       await channel.bindQueue(route.queue, route.exchange, bindingPattern);
       declared.push(`binding ${route.exchange} -[${bindingPattern}]-> ${route.queue}`);
     }
@@ -38,28 +47,66 @@ export async function declareTopology(connection: ChannelModel, routes: RouteTop
   return declared;
 }
 
+/** One thing `setup --check` looked at, and what it found: `ok`, `missing` or `differs: <the broker's reason>`. */
+export interface TopologyCheck {
+  name: string;
+  state: string;
+}
+
 /**
  * Verifies without changing anything: a passive check for existence, then a declare with the expected
  * arguments on a throw-away channel, which the broker refuses (406) if the arguments differ and which
  * changes nothing if they are equal. Bindings cannot be checked over AMQP 0-9-1 and are not listed.
  */
-export async function checkTopology(connection: ChannelModel, routes: RouteTopology[]): Promise<string[]> {
-  const problems: string[] = [];
+export async function inspectTopology(connection: ChannelModel, routes: RouteTopology[]): Promise<TopologyCheck[]> {
+  const checks: TopologyCheck[] = [];
   for (const exchange of new Set(routes.map((r) => r.exchange))) {
+    const name = `exchange ${exchange}`;
     const exists = await probe(connection, (ch) => ch.checkExchange(exchange));
-    if (exists !== true) { problems.push(`exchange ${exchange}: missing`); continue; }
+    if (exists !== true) { checks.push({ name, state: 'missing' }); continue; }
     const same = await probe(connection, (ch) => ch.assertExchange(exchange, 'topic', { durable: true }));
-    if (same !== true) problems.push(`exchange ${exchange}: ${same}`);
+    checks.push({ name, state: same === true ? 'ok' : `differs: ${same}` });
   }
   for (const route of routes) {
-    for (const spec of queuesOf(route)) {
+    for (const [index, spec] of queuesOf(route).entries()) {
+      const name = `queue ${spec.name}`;
       const exists = await probe(connection, (ch) => ch.checkQueue(spec.name));
-      if (exists !== true) { problems.push(`queue ${spec.name}: missing`); continue; }
+      if (exists !== true) { checks.push({ name, state: 'missing' }); continue; }
+      if (index === 1) {
+        const retry = await retryQueueState(connection, spec);
+        checks.push({ name, state: retry.problem !== undefined ? `differs: ${retry.problem}` : `ok${retry.note ? ` (${retry.note})` : ''}` });
+        continue;
+      }
       const same = await probe(connection, (ch) => ch.assertQueue(spec.name, queueOptions(spec.args)));
-      if (same !== true) problems.push(`queue ${spec.name}: ${same}`);
+      checks.push({ name, state: same === true ? 'ok' : `differs: ${same}` });
     }
   }
-  return problems;
+  return checks;
+}
+
+/** The differences alone, one `<what>: <problem>` line each (none: the broker matches the config). */
+export async function checkTopology(connection: ChannelModel, routes: RouteTopology[]): Promise<string[]> {
+  return (await inspectTopology(connection, routes))
+    .filter((check) => !check.state.startsWith('ok'))
+    .map((check) => `${check.name}: ${check.state.replace(/^differs: /, '')}`);
+}
+
+/**
+ * A `.retry` queue takes its delay from each message's expiration (amqp.retryDelayMs when it is republished),
+ * so it is declared without `x-message-ttl` and the delay can change without a new queue. One declared by an
+ * earlier setup still carries the TTL of its day; it keeps working (the broker applies the lower of the two),
+ * so a refusal that names only that argument is checked again with the queue's own value: if every other
+ * argument matches, the queue is accepted as it is.
+ */
+async function retryQueueState(connection: ChannelModel, spec: QueueSpec): Promise<{ problem?: string; note?: string }> {
+  const same = await probe(connection, (ch) => ch.assertQueue(spec.name, queueOptions(spec.args)));
+  if (same === true) return {};
+  const legacyTtl = /inequivalent arg 'x-message-ttl'.*received none but current is the value '(\d+)'/.exec(same);
+  if (!legacyTtl) return { problem: same };
+  const ttl = Number(legacyTtl[1]);
+  const withTtl = await probe(connection, (ch) => ch.assertQueue(spec.name, queueOptions({ ...spec.args, 'x-message-ttl': ttl })));
+  if (withTtl !== true) return { problem: withTtl };
+  return { note: `x-message-ttl ${ttl} from an earlier setup: the retry delay is at most ${ttl} ms; delete the queue when it is empty to lift that bound` };
 }
 
 async function probe(connection: ChannelModel, operation: (channel: Channel) => Promise<unknown>): Promise<true | string> {

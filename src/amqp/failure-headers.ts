@@ -19,8 +19,11 @@ export function numberHeader(message: Message, name: string): number {
   return Number.isFinite(parsed) && parsed > 0 ? Math.floor(parsed) : 0;
 }
 
-/** The message's properties for a republish, with headers changed and the broker's x- headers left behind. */
-export function republishOptions(message: Message, headers: Record<string, unknown>): Options.Publish {
+/**
+ * The message's properties for a republish, with headers changed and the broker's x- headers left behind.
+ * `expirationMs` sets how long it may wait where it goes (the retry delay); without it the copy never expires.
+ */
+export function republishOptions(message: Message, headers: Record<string, unknown>, expirationMs?: number): Options.Publish {
   const p = message.properties;
   const kept = Object.fromEntries(Object.entries(p.headers ?? {}).filter(([name]) => !name.startsWith('x-')));
   return {
@@ -34,6 +37,8 @@ export function republishOptions(message: Message, headers: Record<string, unkno
     priority: p.priority,
     persistent: true,
     headers: { ...kept, ...headers },
+    // The broker takes the expiration as a string of milliseconds.
+    ...(expirationMs === undefined ? {} : { expiration: String(expirationMs) }),
   };
 }
 

@@ -6,7 +6,7 @@ import type { RouteTopology } from './topology.js';
 export type FailureDestination = 'retry' | 'dlq';
 
 /**
- * Where a failed message goes: `.retry` (comes back after the TTL) with one more attempt counted,
+ * Where a failed message goes: `.retry` (comes back when its expiration, amqp.retryDelayMs, runs out) with one more attempt counted,
  * or `.dlq` when it can never succeed or has used up its attempts. The caller acks the original
  * only after the republish is confirmed.
  */
@@ -24,7 +24,9 @@ export class FailureRouter {
       [Header.queue]: this.route.queue,
     };
     const queue = destination === 'dlq' ? this.route.deadLetterQueue : this.route.retryQueue;
-    return { destination, outgoing: { exchange: '', routingKey: queue, body: message.content, options: republishOptions(message, headers) } };
+    // The retry delay rides on the message (its expiration), read from the config now: see retryArguments.
+    const expiration = destination === 'retry' ? this.route.retryDelayMs : undefined;
+    return { destination, outgoing: { exchange: '', routingKey: queue, body: message.content, options: republishOptions(message, headers, expiration) } };
   }
 
   send(outgoing: Outgoing): Promise<PublishOutcome> {

@@ -16,6 +16,8 @@ export interface RouteTopology {
   deadLetterQueue: string;
   queueArguments: Record<string, unknown>;
   retryArguments: Record<string, unknown>;
+  /** How long a message waits in `.retry`: the expiration of each message republished there. */
+  retryDelayMs: number;
   deadLetterArguments: Record<string, unknown>;
 }
 
@@ -43,10 +45,11 @@ export function routeTopology(config: ExchangeConfig, type: EntityType, sink: Si
     // The work queue dead-letters into its .dlq: our code never nacks without requeue, so only the broker
     // itself (a quorum queue's delivery limit) can take this path, and then the message is parked, not lost.
     queueArguments: { ...typeArguments, ...safeDeadLettering, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueue },
-    retryArguments: {
-      ...typeArguments, ...safeDeadLettering,
-      'x-message-ttl': config.amqp.retryDelayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue,
-    },
+    // No x-message-ttl: the delay is each message's expiration, set from amqp.retryDelayMs when the drain
+    // republishes it (FailureRouter), so changing the delay needs no new queue. Every message of a .retry queue
+    // waits the same delay and the queue is FIFO, so a per-message TTL (which expires only at the head) is exact.
+    retryArguments: { ...typeArguments, ...safeDeadLettering, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+    retryDelayMs: config.amqp.retryDelayMs,
     deadLetterArguments: { ...typeArguments },
   };
 }
