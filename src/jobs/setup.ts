@@ -1,4 +1,4 @@
-import { checkTopology, declareTopology } from '../amqp/declare-topology.js';
+import { declareTopology, inspectTopology, type TopologyCheck } from '../amqp/declare-topology.js';
 import { allRoutes } from '../amqp/topology.js';
 import { ExchangeError } from '../errors.js';
 import { sinkPlugin } from '../sinks/registry.js';
@@ -7,7 +7,9 @@ import type { JobContext } from './job-context.js';
 export interface SetupResult {
   /** What was declared (or, with check, verified). */
   actions: string[];
-  /** With check: every difference between the config and the broker. */
+  /** With check: every thing looked at (exchanges, queues, a sink's own checks) and its state. */
+  checks: TopologyCheck[];
+  /** With check: every difference between the config and the broker, one `<what>: <problem>` line each. */
   problems: string[];
 }
 
@@ -20,19 +22,17 @@ export async function setup(context: JobContext, options: { check: boolean; rein
   }
   const connection = await context.connection();
   if (options.check) {
-    const problems = await checkTopology(connection, routes);
+    const checks = await inspectTopology(connection, routes);
+    const problems = checks.filter((c) => !c.state.startsWith('ok')).map((c) => `${c.name}: ${c.state.replace(/^differs: /, '')}`);
     for (const sink of new Set(routes.map((r) => r.sink))) {
       const plugin = await sinkPlugin(sink);
       // A sink's check returns its problems, one line each; none means it matches the config.
-      if (plugin.check) problems.push(...(await plugin.check({ config: context.config, recordStore: await context.recordStore(), reporter: context.reporter })));
+      if (!plugin.check) continue;
+      const sinkProblems = await plugin.check({ config: context.config, recordStore: await context.recordStore(), reporter: context.reporter });
+      problems.push(...sinkProblems);
+      checks.push(...(sinkProblems.length === 0 ? [{ name: `sink ${sink}`, state: 'ok' }] : sinkProblems.map((line) => ({ name: `sink ${sink}`, state: `differs: ${line}` }))));
     }
-    if (problems.length > 0) {
-      throw new ExchangeError('TOPOLOGY_MISMATCH', `the broker or a sink differs from the configuration in ${problems.length} place${problems.length === 1 ? '' : 's'}`, {
-        hint: 'run `exchange setup` to declare what is missing; a queue with other arguments must be deleted (after draining) or the config changed',
-        details: problems,
-      });
-    }
-    return { actions: routes.map((r) => `route ${r.exchange} → ${r.queue}: ok`), problems };
+    return { actions: checks.map((c) => `${c.name}: ${c.state}`), checks, problems };
   }
   const actions = await declareTopology(connection, routes);
   const store = await context.recordStore();
@@ -46,5 +46,15 @@ export async function setup(context: JobContext, options: { check: boolean; rein
     // The store knows the deleted products: the copy carries no deletes, the new index gets them from it.
     actions.push(...(await reindexProducts(context.config, store)));
   }
-  return { actions, problems: [] };
+  return { actions, checks: [], problems: [] };
+}
+
+/** What `setup --check` exits with when anything differs (78), the differences as its lines. */
+export function checkFailure(result: SetupResult): ExchangeError | undefined {
+  const { problems } = result;
+  if (problems.length === 0) return undefined;
+  return new ExchangeError('TOPOLOGY_MISMATCH', `the broker or a sink differs from the configuration in ${problems.length} place${problems.length === 1 ? '' : 's'}`, {
+    hint: 'run `exchange setup` to declare what is missing; a queue with other arguments must be deleted (after draining) or the config changed',
+    details: problems,
+  });
 }

@@ -10,9 +10,17 @@ export function registerSetupCommand(program: Command): void {
     .option('--reindex', 'build the next Elasticsearch index version with the current mapping, copy the documents, swap the alias')
     .action(async (_options, command: Command) => {
       await withContext(command, async (context, mode, options) => {
-        const { setup } = await import('../../jobs/setup.js');
+        const { checkFailure, setup } = await import('../../jobs/setup.js');
         const result = await setup(context, { check: Boolean(options.check), reindex: Boolean(options.reindex) });
-        if (mode.json) printJson({ event: 'setup', check: Boolean(options.check), actions: result.actions });
+        if (options.check) {
+          // A check's answer is its report: one line per thing checked, also under cron, then 78 if any differs.
+          if (mode.json) result.checks.forEach((check) => printJson({ event: 'check', ...check }));
+          else if (!mode.quiet) result.checks.forEach((check) => printLine(`${check.name}: ${check.state}`));
+          const failure = checkFailure(result);
+          if (failure) throw failure;
+          return 0;
+        }
+        if (mode.json) printJson({ event: 'setup', check: false, actions: result.actions });
         else if (!mode.quiet && (mode.tty || mode.verbose)) result.actions.forEach((action) => printLine(action));
         return 0;
       });
