@@ -12,6 +12,7 @@ import { registerRunsCommand } from './commands/runs.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
+import { registerTeardownCommand } from './commands/teardown.js';
 import { outputMode, printError, stdoutGone, treatClosedOutputAsReaderGone } from './output.js';
 
 /** The installed package's version (dist/cli/main.js → ../../package.json), so --version never drifts from it. */
@@ -44,6 +45,7 @@ function buildProgram(): Command {
   registerConfigCommand(program);
   registerDemoCommand(program);
   registerSyncCommand(program);
+  registerTeardownCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
