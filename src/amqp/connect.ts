@@ -119,9 +119,12 @@ async function describeAmqpError(error: unknown, target: URL, timeoutMs: number)
   const where = `${target.hostname}:${target.port || (target.protocol === 'amqps:' ? 5671 : 5672)}`;
   if (err.code === 'ECONNREFUSED') return `connection refused (nothing listens on ${where})`;
   if (err.errors?.length) return err.errors.map((e) => e.message).join('; ');
-  const missingVhost = /NOT_ALLOWED - vhost (.*?) not found/.exec(message);
-  if (missingVhost) return `the virtual host "${missingVhost[1]}" does not exist on the broker (530 NOT_ALLOWED on connection.open): check the path of amqp.url (amqp://host:5672/<vhost>; the default vhost "/" is written %2F or left out)`;
-  if (/ACCESS_REFUSED - access to vhost/.test(message)) return `the user may not use this virtual host (403 ACCESS_REFUSED): grant it permissions (rabbitmqctl set_permissions) or use another vhost in amqp.url`;
+  // The broker answers connection.open for a vhost it lacks (or the user may not use) with connection.close
+  // 530 NOT_ALLOWED; amqplib keeps only the frame's name, so the vhost is the one the URL asked for.
+  if (/NOT_ALLOWED - vhost|Expected ConnectionOpenOk; got <ConnectionClose/.test(message)) {
+    const vhost = decodeURIComponent(target.pathname.slice(1)) || '/';
+    return `the broker refused to open the virtual host "${vhost}" (530 NOT_ALLOWED on connection.open): it does not exist, or the user has no permissions on it; check the path of amqp.url (amqp://host:5672/<vhost>, the default vhost "/" left out or written %2F) and \`rabbitmqctl list_vhosts\``;
+  }
   if (/ACCESS_REFUSED|403/.test(message)) return 'access refused (check the user name and password)';
   // The probes are short: a silent server must not cost a cron job much more than amqp.connectTimeoutMs.
   const budget = Math.max(200, Math.min(1000, Math.floor(timeoutMs / 4)));

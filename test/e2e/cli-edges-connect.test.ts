@@ -28,7 +28,7 @@ describe('connection errors', () => {
   it('a virtual host that does not exist', async () => {
     const vhost = uniqueName('no-such-vhost-');
     const line = await connectWith(`amqp://${credentials}@${broker.host}/${vhost}`);
-    expect(line).toContain(`the virtual host "${vhost}" does not exist on the broker (530 NOT_ALLOWED on connection.open)`);
+    expect(line).toContain(`the broker refused to open the virtual host "${vhost}" (530 NOT_ALLOWED on connection.open): it does not exist, or the user has no permissions on it`);
   });
 
   it('amqps:// against the plain AMQP port', async () => {
