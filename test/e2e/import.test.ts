@@ -4,7 +4,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
 import { runCli } from '../support/cli.js';
 import { tempWorkdir } from '../support/envelopes.js';
+import pg from 'pg';
+import { expectedCommerceMlCounts } from '../support/commerceml-counts.js';
 import { amqpUrl, createPgSchema, uniqueName } from '../support/services.js';
+import { storeCounts } from '../support/store-counts.js';
 
 const fixtures = path.resolve(__dirname, '../../fixtures/1c');
 const catalog = path.join(fixtures, 'dobromyslov-commerceml-parser/import0_1.xml');
@@ -17,9 +20,9 @@ afterAll(async () => { await broker.close(); });
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(); });
 
-function scenario(env: NodeJS.ProcessEnv = {}) {
+function scenario(env: NodeJS.ProcessEnv = {}, config: Record<string, unknown> = {}) {
   const tenant = uniqueName('t');
-  const work = tempWorkdir({ drain: { idleMs: 400 } });
+  const work = tempWorkdir({ drain: { idleMs: 400 }, ...config });
   const fullEnv = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant, ...env };
   cleanups.push(async () => { await broker.deleteTenant(tenant); work.remove(); });
   return { tenant, work, cli: (...args: string[]) => runCli(args, { env: fullEnv, cwd: work.dir }), queue: `${tenant}.product.records` };
@@ -96,7 +99,9 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
   });
 
   it('exits 65 naming file, line and column for a malformed file, and stores and publishes nothing from it', async () => {
-    const s = scenario();
+    // Batches of 5: the first 30 records are written inside the file's transaction before the reader meets
+    // the cut at the end, so "nothing" here is a rollback, not a reader that stopped before writing.
+    const s = scenario({}, { import: { batchSize: 5 } });
     await s.cli('setup');
     const broken = path.join(s.work.dir, 'broken.xml');
     const text = fs.readFileSync(catalog, 'utf8');
@@ -107,6 +112,8 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
     expect(result.stderr).toMatch(new RegExp(`${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `));
     expect((await s.cli('records', 'count', 'product')).stdout.trim()).toBe('0');
     expect(await broker.depth(s.queue)).toBe(0);
+    const store = await storeCounts(`sqlite:${path.join(s.work.dir, 'exchange.db')}`);
+    expect({ records: store.records, outboxPending: store.outboxPending }).toEqual({ records: 0, outboxPending: 0 });
   });
 
   it('says so when a file holds another type', async () => {
@@ -152,25 +159,57 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
     await s.cli('setup');
     const result = await s.cli('import', 'all', offers, catalog, '--json');
     expect(result.code, result.stderr).toBe(0);
+    // 44 Предложение in offers0_1.xml, 36 Товар in import0_1.xml.
     expect(result.summary).toMatchObject({ read: 80, exitCode: 0 });
     const record = JSON.parse((await s.cli('records', 'get', 'product', productId, '--json')).stdout);
     expect(record.data).toMatchObject({ name: 'Коврик Mini Голубые кружки, 120x44x1.2 см', stock: 1 });
+  });
+
+  it('rolls a file back whole on PostgreSQL: a file malformed at its end leaves nothing of it, the file before it stays', async () => {
+    const schema = await createPgSchema();
+    cleanups.push(schema.drop);
+    // Batches of 5: 30 catalog records are written inside the file's transaction before the cut is met.
+    const s = scenario({ EXCHANGE_RECORD_STORE: schema.url }, { import: { batchSize: 5 } });
+    await s.cli('setup');
+    const broken = path.join(s.work.dir, 'catalog-cut.xml');
+    const text = fs.readFileSync(catalog, 'utf8');
+    fs.writeFileSync(broken, `${text.slice(0, text.lastIndexOf('</Товар>'))}</Товары>`);
+    const result = await s.cli('import', 'all', offers, broken, '--json');
+    expect(result.code).toBe(65);
+    const client = new pg.Client(schema.url);
+    await client.connect();
+    try {
+      const rows = await client.query("SELECT count(*)::int AS n, count(*) FILTER (WHERE meta->'pieceVersions' ? 'catalog')::int AS catalog FROM records");
+      // The offers file's 44 records, and not one catalog piece: the 30 written before the cut were rolled back.
+      expect(rows.rows[0]).toEqual({ n: 44, catalog: 0 });
+      const outbox = await client.query('SELECT count(*)::int AS n FROM outbox');
+      expect(outbox.rows[0].n).toBe(44);
+    } finally {
+      await client.end();
+    }
+    // The committed file was still published (DESIGN §9: nothing from the broken file is).
+    await broker.waitForDepth(s.queue, 44);
   });
 
   it('imports 1C CSV exports in both encodings and both delimiters, and refuses `import all` on a CSV', async () => {
     const s = scenario();
     await s.cli('setup');
     const csv = path.join(fixtures, 'csv');
+    // Data rows counted in the file itself (no field of these fixtures spans lines): 2 counterparties, 1 document.
+    const dataRows = (file: string) => fs.readFileSync(path.join(csv, file), 'latin1').split(/\r?\n/).filter((line) => line.trim() !== '').length - 1;
+    expect([dataRows('counterparties-utf8-bom-semicolon.csv'), dataRows('settlements-win1251-semicolon.csv')]).toEqual([2, 1]);
     const users = await s.cli('import', 'user', path.join(csv, 'counterparties-utf8-bom-semicolon.csv'), '--json');
     expect(users.code, users.stderr).toBe(0);
-    expect(users.summary).toMatchObject({ written: users.summary!.read, published: users.summary!.read });
+    expect(users.summary).toMatchObject({ read: 2, written: 2, published: 2 });
     const romashka = JSON.parse((await s.cli('records', 'get', 'user', '00-000001', '--json')).stdout);
     expect(romashka.data).toMatchObject({ name: 'Ромашка; ООО', inn: '7701234567', kpp: '770101001' });
     const settlements = await s.cli('import', 'mutualsettlements', path.join(csv, 'settlements-win1251-semicolon.csv'), '--json');
     expect(settlements.code, settlements.stderr).toBe(0);
+    expect(settlements.summary).toMatchObject({ read: 1, written: 1, published: 1 });
     const doc = JSON.parse((await s.cli('records', 'get', 'mutualsettlements', 'doc-1', '--json')).stdout);
     expect(doc.data).toMatchObject({ number: 'Акт № 7', counterpartyId: 'ctr-1', amount: 1500.25, debit: 1500.25, balance: 1500.25 });
-    await broker.waitForDepth(`${s.tenant}.mutualsettlements.records`, settlements.summary!.published as number);
+    await broker.waitForDepth(`${s.tenant}.mutualsettlements.records`, 1);
+    await broker.waitForDepth(`${s.tenant}.user.records`, 2);
     const all = await s.cli('import', 'all', path.join(csv, 'products-win1251-comma.csv'));
     expect(all.code).toBe(64);
     expect(all.stderr).toContain('a CSV export holds one type');
@@ -181,11 +220,22 @@ describe('exchange import (1C → record store → outbox → RabbitMQ)', () => 
     const files = fs.readdirSync(fixtures, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile() && entry.name.endsWith('.xml'))
       .map((entry) => path.join(entry.parentPath, entry.name));
-    expect(files.length).toBeGreaterThanOrEqual(38);
+    expect(files.length).toBe(38);
+    // What each file must give, per type, counted by a tag walk that shares nothing with the reader (DESIGN §9).
+    const expected: Record<string, Record<string, number>> = {};
+    for (const file of files) {
+      const counts = expectedCommerceMlCounts(file);
+      expected[file] = Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+    }
+    const total = Object.values(expected).flatMap((byType) => Object.values(byType)).reduce((sum, n) => sum + n, 0);
+    expect(total).toBe(5151);
+    // A dry run says, per file and type, what it would import: a `dry-run` event each with --json.
     const result = await s.cli('import', 'all', ...files, '--dry-run', '--json');
     expect(result.code, result.stderr).toBe(0);
-    expect(result.summary!.read as number).toBeGreaterThan(1000);
-    expect(result.summary).toMatchObject({ written: 0, published: 0 });
+    const got: Record<string, Record<string, number>> = Object.fromEntries(files.map((file) => [file, {}]));
+    for (const event of result.json.filter((e) => e.event === 'dry-run')) got[String(event.file)][String(event.type)] = Number(event.records);
+    expect(got).toEqual(expected);
+    expect(result.summary).toMatchObject({ read: total, written: 0, published: 0 });
   });
 });
 
@@ -194,10 +244,18 @@ describe('exchange publish (CI fixtures)', () => {
     const s = scenario();
     await s.cli('setup');
     const lines = path.resolve(__dirname, '../../fixtures/demo/product.jsonl');
-    const fromLines = await s.cli('publish', 'product', lines, '--json');
-    expect(fromLines.summary).toMatchObject({ read: 30, published: 30, exitCode: 0 });
-    const first = (await broker.takeAll(s.queue))[0];
-    expect(first.content.toString()).toBe(JSON.stringify(JSON.parse(fs.readFileSync(lines, 'utf8').split('\n')[0])));
+    // The fixture's lines are compact already: a publisher that re-serialized would pass on them. These lines
+    // have spaces, a tab and keys in an unusual order, and must arrive byte for byte.
+    const demo = fs.readFileSync(lines, 'utf8').split('\n').filter(Boolean).slice(0, 3).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const written = demo.map((envelope) => `{ "data" : ${JSON.stringify(envelope.data, null, 1).replace(/\n/g, ' ')},  "version": "${envelope.version}", "id":"${envelope.id}",\t"op": "upsert", "source": "1c", "type": "product" }`);
+    const odd = path.join(s.work.dir, 'odd.jsonl');
+    fs.writeFileSync(odd, `${written.join('\n')}\n`);
+    const fromLines = await s.cli('publish', 'product', odd, '--json');
+    expect(fromLines.summary).toMatchObject({ read: 3, published: 3, exitCode: 0 });
+    expect((await broker.takeAll(s.queue)).map((message) => message.content.toString())).toEqual(written);
+    const fromDemo = await s.cli('publish', 'product', lines, '--json');
+    expect(fromDemo.summary).toMatchObject({ read: 30, published: 30, exitCode: 0 });
+    expect((await broker.takeAll(s.queue)).map((message) => message.content.toString())).toEqual(fs.readFileSync(lines, 'utf8').split('\n').filter(Boolean));
     const fromXml = await s.cli('publish', 'product', catalog, '--json');
     expect(fromXml.summary).toMatchObject({ read: 36, published: 36 });
     await broker.waitForDepth(s.queue, 36);

@@ -2,7 +2,20 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
 import { runCli } from '../support/cli.js';
 import { tempWorkdir, userBodies } from '../support/envelopes.js';
+import { waitFor } from '../support/chaos.js';
 import { amqpUrl, createPgSchema, managementUrl, uniqueName } from '../support/services.js';
+import { storeCounts } from '../support/store-counts.js';
+
+/** A queue as the broker reports it through the management API (the plugin `npm test` enables). */
+async function queueOnBroker(name: string): Promise<{ durable: boolean; arguments: Record<string, unknown> }> {
+  const url = new URL(managementUrl);
+  const response = await fetch(`${url.origin}/api/queues/%2F/${encodeURIComponent(name)}`, {
+    headers: { authorization: `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` },
+  });
+  if (!response.ok) throw new Error(`management API: ${response.status} for queue ${name}`);
+  const queue = (await response.json()) as { durable: boolean; arguments: Record<string, unknown> };
+  return { durable: queue.durable, arguments: queue.arguments };
+}
 
 let broker: TestBroker;
 beforeAll(async () => { broker = await TestBroker.open(); });
@@ -19,8 +32,8 @@ function scenario(config: Record<string, unknown> = {}) {
 }
 
 describe('exchange setup', () => {
-  it('declares every route (quorum work queue, .retry with TTL, .dlq) with the tenant prefix; idempotent; --check verifies', async () => {
-    const s = scenario();
+  it('declares every route (quorum work queue, .retry dead-lettering back to it, .dlq) with the tenant prefix, as the broker reports them; idempotent; --check verifies', async () => {
+    const s = scenario({ amqp: { retryDelayMs: 1234 } });
     const before = await s.cli('setup', '--check');
     expect(before.code).toBe(78);
     expect(before.stderr).toContain(`exchange ${s.tenant}.user: missing`);
@@ -32,6 +45,15 @@ describe('exchange setup', () => {
     expect(actions).toContain(`binding ${s.tenant}.user -[#]-> ${s.tenant}.user.records`);
     expect((await s.cli('setup')).code).toBe(0);
     expect((await s.cli('setup', '--check')).code).toBe(0);
+    // The arguments as the broker holds them (management API), for every queue of every type's route.
+    for (const type of ['user', 'product', 'mutualsettlements', 'rate', 'edi-event']) {
+      const work = `${s.tenant}.${type}.records`;
+      const safe = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
+      expect(await queueOnBroker(work)).toEqual({ durable: true, arguments: { 'x-queue-type': 'quorum', ...safe, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': `${work}.dlq` } });
+      // The retry delay is each message's expiration (README "Topology"): the queue itself has no x-message-ttl.
+      expect(await queueOnBroker(`${work}.retry`)).toEqual({ durable: true, arguments: { 'x-queue-type': 'quorum', ...safe, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': work } });
+      expect(await queueOnBroker(`${work}.dlq`)).toEqual({ durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    }
     // The binding routes every op of the type into the work queue.
     await broker.publish(s.exchange, 'user.delete', JSON.stringify({ type: 'user', op: 'delete', id: 'z', version: '1', source: 't' }));
     await broker.waitForDepth(s.queue, 1);
@@ -54,6 +76,10 @@ describe('exchange setup', () => {
     const s = scenario({ amqp: { queueType: 'classic' } });
     expect((await s.cli('setup')).code).toBe(0);
     expect((await s.cli('setup', '--check')).code).toBe(0);
+    // Classic queues get no quorum-only arguments (the broker would refuse them).
+    expect(await queueOnBroker(s.queue)).toEqual({ durable: true, arguments: { 'x-queue-type': 'classic', 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': `${s.queue}.dlq` } });
+    expect(await queueOnBroker(`${s.queue}.retry`)).toEqual({ durable: true, arguments: { 'x-queue-type': 'classic', 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': s.queue } });
+    expect(await queueOnBroker(`${s.queue}.dlq`)).toEqual({ durable: true, arguments: { 'x-queue-type': 'classic' } });
   });
 });
 
@@ -65,8 +91,8 @@ describe('shutdown and the shared store', () => {
     await broker.publishMany(s.exchange, 'user.upsert', userBodies(Array.from({ length: total }, (_, i) => `sig-${i}`)));
     let pid = 0;
     const running = runCli(['user', '--batch-size', '50', '--prefetch', '100', '--json', '--verbose'], { env: s.env, cwd: s.work.dir, onSpawn: (p) => { pid = p; } });
-    // Wait until it is busy, then ask it to stop.
-    for (let i = 0; i < 100 && (await broker.depth(s.queue)) > total - 400; i++) await new Promise((r) => setTimeout(r, 20));
+    // Wait until it is busy (a deadline, not a poll that gives up and signals anyway), then ask it to stop.
+    await waitFor('the drain to take its first messages', async () => (await broker.depth(s.queue)) <= total - 400, 20_000, 20);
     process.kill(pid, 'SIGTERM');
     const result = await running;
     expect(result.code).toBe(0);
@@ -90,15 +116,30 @@ describe('shutdown and the shared store', () => {
     await broker.publishMany(s.exchange, 'user.upsert', userBodies(Array.from({ length: total }, (_, i) => `kill-${i}`)));
     let pid = 0;
     const running = runCli(['user', '--batch-size', '50', '--prefetch', '100'], { env: s.env, cwd: s.work.dir, onSpawn: (p) => { pid = p; } });
-    for (let i = 0; i < 100 && (await broker.depth(s.queue)) > total - 400; i++) await new Promise((r) => setTimeout(r, 20));
+    const store = `sqlite:${s.work.dir}/exchange.db`;
+    // Killed once it has written some records (read from the store, not from the process).
+    await waitFor('the drain to write its first records', async () => (await storeCounts(store).catch(() => ({ records: 0 }))).records >= 200, 20_000, 20);
     process.kill(pid, 'SIGKILL');
     expect((await running).code).toBe(null);
+    // The broker requeues what the dead consumer held once it sees the connection gone.
+    await waitFor('the killed consumer to leave the queue', async () => {
+      const channel = await broker.connection.createChannel();
+      try { return (await channel.checkQueue(s.queue)).consumerCount === 0; } finally { await channel.close().catch(() => undefined); }
+    }, 20_000);
+    const stored = (await storeCounts(store)).records;
+    const queued = await broker.depth(s.queue);
+    const acked = total - queued;
+    // Written but not acked when killed: these come back and must be found unchanged, not written again.
+    expect(stored).toBeGreaterThanOrEqual(acked);
+    expect(stored).toBeLessThan(total);
     const next = await s.cli('user', '--json');
     expect(next.code).toBe(0);
+    expect(next.summary).toMatchObject({ read: queued, written: total - stored, unchanged: stored - acked, stale: 0 });
     expect(await broker.depth(s.queue)).toBe(0);
-    expect((await s.cli('records', 'count', 'user')).stdout.trim()).toBe(String(total));
-    // Redelivered messages that had been written before the kill are recognised, not written twice.
-    expect((next.summary!.written as number) + (next.summary!.unchanged as number)).toBe(next.summary!.read);
+    // Every published id is stored exactly once, and nothing else is.
+    const after = await storeCounts(store);
+    expect(after.records).toBe(total);
+    expect([...after.versions.keys()].sort()).toEqual(Array.from({ length: total }, (_, i) => `kill-${i}`).sort());
   });
 
   it('drains into PostgreSQL as into SQLite; two competing consumers share a queue without duplicates or loss', async () => {
@@ -129,15 +170,14 @@ describe('exchange status', () => {
     const channel = await broker.connection.createChannel();
     await channel.prefetch(3);
     await channel.consume(s.queue, () => undefined, { noAck: false });
-    // The management API's statistics are refreshed every few seconds.
+    // The management API's statistics are refreshed every few seconds: asked until they show the three, with a deadline.
     let queue: Record<string, unknown> | undefined;
-    for (let attempt = 0; attempt < 40; attempt++) {
+    await waitFor('the management API to count 3 unacked', async () => {
       const result = await s.cli('status', '--json');
       expect(result.code, result.stderr).toBe(0);
       queue = (result.json[0].queues as Array<Record<string, unknown>>).find((q) => q.queue === s.queue);
-      if (queue?.unacked === 3) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+      return queue?.unacked === 3;
+    }, 30_000, 500);
     expect(queue).toMatchObject({ queue: s.queue, ready: 2, unacked: 3, consumers: 1, retry: 0, dlq: 0 });
     await channel.close();
     const table = await s.cli('status');
