@@ -1,8 +1,13 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/chaos.js';
 import { runCli } from '../support/cli.js';
 import { tempWorkdir, userBodies, userEnvelope } from '../support/envelopes.js';
 import { amqpUrl, uniqueName } from '../support/services.js';
+import { storeCounts } from '../support/store-counts.js';
 
 let broker: TestBroker;
 beforeAll(async () => { broker = await TestBroker.open(); });
@@ -112,12 +117,27 @@ describe('exchange user (drain, end to end through the built binary)', () => {
     const s = scenario();
     await s.cli('setup');
     await broker.publishMany(s.exchange, 'user.upsert', userBodies(['l1']));
-    const holder = runCli(['user', '--exclusive', '--idle-ms', '3000'], { env: s.env, cwd: s.work.dir });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const holder = runCli(['user', '--exclusive', '--idle-ms', '5000'], { env: s.env, cwd: s.work.dir });
+    // No fixed sleep: wait until the holder's lock is in the store and its message is written, then race it.
+    const store = `sqlite:${path.join(s.work.dir, 'exchange.db')}`;
+    const heldLocks = () => {
+      const db = new Database(path.join(s.work.dir, 'exchange.db'), { readonly: true });
+      try {
+        return db.prepare('SELECT name FROM locks WHERE lock_until > ?').all(Date.now()) as Array<{ name: string }>;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor('the first run to hold its lock and write l1', async () =>
+      fs.existsSync(path.join(s.work.dir, 'exchange.db')) && heldLocks().length === 1 && (await storeCounts(store)).records === 1, 15_000);
+    expect(heldLocks().map((lock) => lock.name)).toEqual([`drain:${s.exchange}`]);
     const second = await s.cli('user', '--exclusive', '--json');
     expect(second.code).toBe(75);
-    expect(second.stderr).toContain('drain:');
-    expect((await holder).code).toBe(0);
+    expect(second.stderr).toContain(`drain:${s.exchange}`);
+    const first = await holder;
+    expect(first.code).toBe(0);
+    // Released at the end of the run, not left to expire.
+    expect(heldLocks()).toEqual([]);
     expect((await s.cli('user', '--exclusive')).code).toBe(0);
   });
 });

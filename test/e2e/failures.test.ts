@@ -2,6 +2,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/chaos.js';
 import { runCli } from '../support/cli.js';
 import { tempWorkdir, userBodies } from '../support/envelopes.js';
 import { amqpUrl, createPgSchema, uniqueName } from '../support/services.js';
@@ -51,10 +52,20 @@ describe('failure routing (DESIGN §5) with a real refusing record store', () =>
   it('retries a temporary failure through .retry with exchange-attempts + 1, and stops at maxAttempts in .dlq: never an endless loop', async () => {
     const s = await refusingStore();
     await broker.publishMany(s.exchange, 'user.upsert', userBodies(['flaky-1', 'good-1']));
-    // One run sees the message come back from .retry (TTL 200 ms) and fail again, until maxAttempts = 3.
-    const first = await s.cli('user', '--json');
-    expect(first.code).toBe(1);
-    expect(first.summary).toMatchObject({ read: 4, written: 1, retried: 2, deadLettered: 1 });
+    // The message comes back from .retry (200 ms) and fails again until maxAttempts = 3. Whether a round trip
+    // fits one run's idle window is the broker's timing, not the promise: runs are repeated until the message
+    // is parked (with a deadline), and their counts add up to exactly one path through the attempts.
+    const totals = { read: 0, written: 0, retried: 0, deadLettered: 0 };
+    const exitCodes: Array<number | null> = [];
+    await waitFor('the flaky message to be parked in .dlq', async () => {
+      const run = await s.cli('user', '--json');
+      exitCodes.push(run.code);
+      for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += run.summary![key] as number;
+      return (await broker.depth(`${s.queue}.dlq`)) === 1;
+    }, 60_000, 0);
+    expect(totals).toEqual({ read: 4, written: 1, retried: 2, deadLettered: 1 });
+    expect(exitCodes[0]).toBe(1);
+    expect(exitCodes.every((code) => code === 0 || code === 1)).toBe(true);
     await broker.waitForDepth(`${s.queue}.dlq`, 1);
     expect(await broker.depth(`${s.queue}.retry`)).toBe(0);
     expect(await broker.depth(s.queue)).toBe(0);
