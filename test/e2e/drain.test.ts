@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -121,15 +120,20 @@ describe('exchange user (drain, end to end through the built binary)', () => {
     // No fixed sleep: wait until the holder's lock is in the store and its message is written, then race it.
     const store = `sqlite:${path.join(s.work.dir, 'exchange.db')}`;
     const heldLocks = () => {
-      const db = new Database(path.join(s.work.dir, 'exchange.db'), { readonly: true });
+      const db = new Database(path.join(s.work.dir, 'exchange.db'), { readonly: true, fileMustExist: true });
       try {
         return db.prepare('SELECT name FROM locks WHERE lock_until > ?').all(Date.now()) as Array<{ name: string }>;
       } finally {
         db.close();
       }
     };
-    await waitFor('the first run to hold its lock and write l1', async () =>
-      fs.existsSync(path.join(s.work.dir, 'exchange.db')) && heldLocks().length === 1 && (await storeCounts(store)).records === 1, 15_000);
+    await waitFor('the first run to hold its lock and write l1', async () => {
+      try {
+        return heldLocks().length === 1 && (await storeCounts(store)).records === 1;
+      } catch {
+        return false; // the store is still being created by the first run
+      }
+    }, 15_000);
     expect(heldLocks().map((lock) => lock.name)).toEqual([`drain:${s.exchange}`]);
     const second = await s.cli('user', '--exclusive', '--json');
     expect(second.code).toBe(75);
