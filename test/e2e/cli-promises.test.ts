@@ -182,7 +182,7 @@ describe('exchange status shows the run journal and held locks', () => {
     const queue = `${tenant}.user.records`;
     const consumerPrefetch = async (args: string[]): Promise<number> => {
       let seen: number | undefined;
-      const running = runCli(['user', '--idle-ms', '8000', ...args], { cwd: dir, env });
+      const running = runCli(['user', '--idle-ms', '4000', ...args], { cwd: dir, env });
       await waitFor(`a consumer on ${queue}`, async () => {
         const url = new URL(managementUrl);
         const response = await fetch(`${url.origin}/api/consumers/%2F`, { headers: { authorization: `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` } });
