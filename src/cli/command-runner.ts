@@ -64,6 +64,14 @@ export function parseCount(value: string): number {
   return Number(value);
 }
 
+/** A whole number within the range its config key allows: outside it, commander exits 64 naming the flag. */
+export function parseInRange(min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return Number(value);
+  };
+}
+
 export function parsePositive(value: string): number {
   const parsed = parseCount(value);
   if (parsed === 0) throw new InvalidArgumentError('must be ≥ 1');

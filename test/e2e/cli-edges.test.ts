@@ -129,3 +129,23 @@ describe('setup --check without a terminal', () => {
     expect(checks.filter((e) => e.state !== 'ok')).toHaveLength(1);
   });
 });
+
+describe('numeric flags are checked like their config keys', () => {
+  it.each([
+    ['--prefetch', '70000', 'from 1 to 65535'],
+    ['--prefetch', '0', 'from 1 to 65535'],
+    ['--batch-size', '10001', 'from 1 to 10000'],
+    ['--batch-size', 'ten', 'from 1 to 10000'],
+  ])('%s %s exits 64 naming the flag and the range, before touching anything', async (flag, value, range) => {
+    const work = tempWorkdir();
+    try {
+      // An unreachable broker: a flag checked late would show as 69 or 70 instead of 64.
+      const result = await runCli(['user', flag, value], { env: { EXCHANGE_AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' }, cwd: work.dir });
+      expect(result.code, result.stderr).toBe(64);
+      expect(result.stderr).toContain(`option '${flag} <n>' argument '${value}' is invalid`);
+      expect(result.stderr).toContain(range);
+    } finally {
+      work.remove();
+    }
+  });
+});

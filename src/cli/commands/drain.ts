@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { entityTypes } from '../../messages/entity-types.js';
-import { parseCount, parsePositive, shutdownSignal, withContext } from '../command-runner.js';
+import { parseCount, parseInRange, parsePositive, shutdownSignal, withContext } from '../command-runner.js';
 import { printSummaries } from '../output.js';
 
 export function registerDrainCommands(program: Command): void {
@@ -10,8 +10,9 @@ export function registerDrainCommands(program: Command): void {
       .alias(`exchange:${type}`)
       .description(`drain the ${type} queues into their sinks`)
       .option('--limit <n>', 'most messages this run takes from each queue (0 = until empty)', parseCount)
-      .option('--batch-size <n>', 'sink write size', parsePositive)
-      .option('--prefetch <n>', 'unacked messages the broker may send ahead', parsePositive)
+      // The same ranges as drain.batchSize and amqp.prefetch (the broker's prefetch count is 16 bits).
+      .option('--batch-size <n>', 'sink write size (1–10000)', parseInRange(1, 10_000))
+      .option('--prefetch <n>', 'unacked messages the broker may send ahead (1–65535)', parseInRange(1, 65_535))
       .option('--sink <name>', 'drain only the route to this sink')
       .option('--idle-ms <n>', 'stop when nothing arrives for this long', parsePositive)
       .option('--exclusive', 'take a lock so that two runs never overlap (exit 75 if held)')
