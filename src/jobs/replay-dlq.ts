@@ -136,6 +136,17 @@ async function scanQueue(
 
   const store = await context.recordStore();
   const lock = await takeLock(store, `replay-dlq:${dlq}`, context.config.drain.lockAtMostForMs, context.reporter);
+  try {
+    return await scanLocked(context, connection, dlq, target, count, options, filters, budget, hooks, outcome);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function scanLocked(
+  context: JobContext, connection: ChannelModel, dlq: string, target: string, count: number,
+  options: ReplayOptions, filters: DlqFilter[], budget: number, hooks: ReplayHooks, outcome: QueueOutcome,
+): Promise<QueueOutcome> {
   const window = Math.min(options.prefetch, count);
   const channel = await connection.createChannel();
   let lost: Error | undefined;
@@ -146,7 +157,11 @@ async function scanQueue(
     if (!closingOurselves) lost ??= new Error('the connection or channel was closed');
     inbox.close();
   });
-  const publisher = await ConfirmPublisher.open(connection, { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs, window });
+  const publisher = await ConfirmPublisher.open(connection, { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs, window }).catch(async (error: unknown) => {
+    closingOurselves = true;
+    await closeChannel(channel, context.config.amqp.confirmTimeoutMs);
+    throw error;
+  });
 
   // Below `count - window` acked, the broker can still deliver only originals (see above); past the cancel, anything goes.
   const acks = new OrderedAcks(channel, count - window);
@@ -213,12 +228,12 @@ async function scanQueue(
           });
         }
       }
-      context.reporter.progress(`${dlq}: ${outcome.scanned}/${count} scanned, ${outcome.matched} matched`);
+      context.reporter.progress({ label: dlq, done: outcome.scanned, total: count, unit: 'messages', detail: `${outcome.matched} matched` });
     }
     if (consumerTag !== undefined && !lost) await channel.cancel(consumerTag).catch((error: Error) => { lost ??= error; });
     await Promise.all([...inFlight]);
     if (!lost) await acks.finish();
-    context.reporter.progress('');
+    context.reporter.progress(null);
     if (failure) throw publishError(failure);
     if (lost) throw dlqLost(dlq, lost);
     if (options.signal?.aborted) {
@@ -235,7 +250,6 @@ async function scanQueue(
     // Unacked messages (only after a failure) go back to the dlq when the channel closes.
     await closeChannel(channel, context.config.amqp.confirmTimeoutMs);
     await publisher.close();
-    await lock.release();
   }
 }
 
