@@ -13,7 +13,7 @@ import { registerSetupCommand } from './commands/setup.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerSyncCommand } from './commands/sync.js';
 import { registerTeardownCommand } from './commands/teardown.js';
-import { outputMode, printError, stdoutGone, treatClosedOutputAsReaderGone } from './output.js';
+import { outputMode, printError, printJson, stdoutGone, treatClosedOutputAsReaderGone } from './output.js';
 
 /** The installed package's version (dist/cli/main.js → ../../package.json), so --version never drifts from it. */
 function packageVersion(): string {
@@ -62,7 +62,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander already printed the message; help and version are not errors.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (error.exitCode === 0) return ExitCode.ok;
+      // A machine reading --json gets the usage error as an event too (commander stops before options are known).
+      if (argv.includes('--json')) printJson({ event: 'error', code: 'USAGE', message: error.message.replace(/^error: /, ''), details: [], hint: 'run with --help for usage', exitCode: ExitCode.usage });
+      return ExitCode.usage;
     }
     const code = exitCodeOf(error);
     printError(outputMode(program.opts()), error, code);

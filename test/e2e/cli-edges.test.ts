@@ -149,3 +149,18 @@ describe('numeric flags are checked like their config keys', () => {
     }
   });
 });
+
+describe('usage errors under --json', () => {
+  it('print an error event too, with exit code 64', async () => {
+    const work = tempWorkdir();
+    try {
+      for (const args of [['user', '--prefetch', '70000', '--json'], ['no-such-command', '--json'], ['user', '--no-such-flag', '--json']]) {
+        const result = await runCli(args, { env: { EXCHANGE_AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' }, cwd: work.dir });
+        expect(result.code, args.join(' ')).toBe(64);
+        expect(result.json.find((event) => event.event === 'error'), args.join(' ')).toMatchObject({ code: 'USAGE', exitCode: 64 });
+      }
+    } finally {
+      work.remove();
+    }
+  });
+});
