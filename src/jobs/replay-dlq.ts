@@ -12,7 +12,7 @@ import { takeLock } from './exclusive-lock.js';
 import { Inbox } from './inbox.js';
 import type { JobContext } from './job-context.js';
 import { journaled } from './run-journal.js';
-import type { Summary } from './summary.js';
+import type { Counts, Summary } from './summary.js';
 
 export interface ReplayOptions {
   type: EntityType;
@@ -106,17 +106,16 @@ export async function replayDeadLetters(context: JobContext, options: ReplayOpti
     let budget = options.limit > 0 ? options.limit : Number.POSITIVE_INFINITY;
     for (const route of routes) {
       if (budget <= 0) break;
-      const outcome = await scanQueue(context, connection, route, options, filters, budget, hooks);
+      // The counts go up as the scan goes, so that a run that stops half-way reports what it did.
+      const outcome = await scanQueue(context, connection, route, options, filters, budget, hooks, counts);
       budget -= options.dryRun ? outcome.matched : outcome.replayed + outcome.discarded;
-      counts.read += outcome.scanned;
-      counts.published += outcome.replayed;
       hooks.onQueue(outcome);
     }
   });
 }
 
 async function scanQueue(
-  context: JobContext, connection: ChannelModel, route: RouteTopology, options: ReplayOptions, filters: DlqFilter[], budget: number, hooks: ReplayHooks,
+  context: JobContext, connection: ChannelModel, route: RouteTopology, options: ReplayOptions, filters: DlqFilter[], budget: number, hooks: ReplayHooks, counts: Counts,
 ): Promise<QueueOutcome> {
   const dlq = route.deadLetterQueue;
   const target = options.to ?? route.queue;
@@ -137,7 +136,7 @@ async function scanQueue(
   const store = await context.recordStore();
   const lock = await takeLock(store, `replay-dlq:${dlq}`, context.config.drain.lockAtMostForMs, context.reporter);
   try {
-    return await scanLocked(context, connection, dlq, target, count, options, filters, budget, hooks, outcome);
+    return await scanLocked(context, connection, dlq, target, count, options, filters, budget, hooks, outcome, counts);
   } finally {
     await lock.release();
   }
@@ -145,7 +144,7 @@ async function scanQueue(
 
 async function scanLocked(
   context: JobContext, connection: ChannelModel, dlq: string, target: string, count: number,
-  options: ReplayOptions, filters: DlqFilter[], budget: number, hooks: ReplayHooks, outcome: QueueOutcome,
+  options: ReplayOptions, filters: DlqFilter[], budget: number, hooks: ReplayHooks, outcome: QueueOutcome, counts: Counts,
 ): Promise<QueueOutcome> {
   const window = Math.min(options.prefetch, count);
   const channel = await connection.createChannel();
@@ -198,6 +197,7 @@ async function scanLocked(
         if (options.signal?.aborted) break;
         if (outcome.scanned >= count) { extra++; continue; } // never expected: left unacked, it goes back on close
         outcome.scanned++;
+        counts.read++;
         const delivery = acks.delivered(message);
         const inspected = new InspectedMessage(message);
         // Replays sent but not yet confirmed count against the limit, so a window never overshoots it; a dry run
@@ -224,6 +224,7 @@ async function scanLocked(
           send(delivery, { exchange: '', routingKey: target, body: message.content, options: republishOptions(message, headers) }, () => {
             replaying--;
             outcome.replayed++;
+            counts.published++;
             hooks.onMessage({ ...deadLetterView(dlq, inspected), action: 'replayed', target });
           });
         }

@@ -269,4 +269,23 @@ describe('replay-dlq scans the whole dead-letter queue once (issue 10)', () => {
     expect(all).toHaveLength(TOTAL + more);
     expect(new Set(all).size).toBe(TOTAL + more);
   }, 120_000);
+
+  it('a refused publish stops the replay with 69: exactly the confirmed ones left the dlq, nothing lost or doubled', async () => {
+    const s = await parkedQueue();
+    // A queue that takes two messages and refuses (nacks) the third.
+    const small = `${s.tenant}.small`;
+    s.extraQueues.push(small);
+    const ch = await broker.connection.createChannel();
+    await ch.assertQueue(small, { durable: true, arguments: { 'x-queue-type': 'classic', 'x-max-length': 2, 'x-overflow': 'reject-publish' } });
+    await ch.close();
+    const replay = await s.cli('replay-dlq', 'user', '--filter', 'code=CRM_ERROR_CORE', '--to', small, '--json');
+    expect(replay.code, replay.stderr).toBe(69);
+    expect(replay.stderr).toContain('nack');
+    expect(replay.summary).toMatchObject({ published: 2 });
+    expect(labels(await broker.takeAll(small))).toEqual([700, 1100].map(labelOf));
+    await broker.waitForDepth(s.dlq, TOTAL - 2);
+    const left = labels(await broker.takeAll(s.dlq));
+    expect(left).toHaveLength(TOTAL - 2);
+    expect([...left].sort()).toEqual(without([700, 1100]).sort());
+  });
 });
