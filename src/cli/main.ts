@@ -31,6 +31,8 @@ function buildProgram(): Command {
     .option('--dry-run', 'read and transform, write nothing, ack nothing')
     .option('--metrics-file <path>', 'write the run\'s counters in Prometheus\' text format to this file (atomically), for node_exporter\'s textfile collector: one file per command')
     .showHelpAfterError('(run with --help for usage)')
+    // Every command's --help lists the global flags too (set before the subcommands, which inherit it).
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   // Every subcommand, however deep, reports usage errors through the same exit-code catch.
   program.hook('preSubcommand', (_thisCommand, sub) => { sub.exitOverride(); });

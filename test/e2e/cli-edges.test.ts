@@ -164,3 +164,14 @@ describe('usage errors under --json', () => {
     }
   });
 });
+
+describe('--help of a command', () => {
+  it('shows the global flags and where each option\'s default comes from', async () => {
+    const result = await runCli(['user', '--help'], { env: {} });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Global Options:');
+    for (const flag of ['--config <path>', '--json', '--quiet', '--verbose', '--dry-run', '--metrics-file <path>']) expect(result.stdout).toContain(flag);
+    expect(result.stdout.replace(/\s+/g, ' ')).toContain('(default: amqp.prefetch, 500)');
+    expect(result.stdout.replace(/\s+/g, ' ')).toContain('(default: drain.batchSize, 200)');
+  });
+});

@@ -9,12 +9,12 @@ export function registerDrainCommands(program: Command): void {
       .command(type)
       .alias(`exchange:${type}`)
       .description(`drain the ${type} queues into their sinks`)
-      .option('--limit <n>', 'most messages this run takes from each queue (0 = until empty)', parseCount)
+      .option('--limit <n>', 'most messages this run takes from each queue, 0 = until empty (default: drain.limit, 0)', parseCount)
       // The same ranges as drain.batchSize and amqp.prefetch (the broker's prefetch count is 16 bits).
-      .option('--batch-size <n>', 'sink write size (1–10000)', parseInRange(1, 10_000))
-      .option('--prefetch <n>', 'unacked messages the broker may send ahead (1–65535)', parseInRange(1, 65_535))
+      .option('--batch-size <n>', 'sink write size, 1–10000 (default: drain.batchSize, 200)', parseInRange(1, 10_000))
+      .option('--prefetch <n>', 'unacked messages the broker may send ahead, 1–65535 (default: amqp.prefetch, 500)', parseInRange(1, 65_535))
       .option('--sink <name>', 'drain only the route to this sink')
-      .option('--idle-ms <n>', 'stop when nothing arrives for this long', parsePositive)
+      .option('--idle-ms <n>', 'stop when nothing arrives for this long (default: drain.idleMs, 1000)', parsePositive)
       .option('--exclusive', 'take a lock so that two runs never overlap (exit 75 if held)')
       .action(async (_options, command: Command) => {
         await withContext(command, async (context, mode, options) => {
