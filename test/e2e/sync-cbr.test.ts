@@ -217,16 +217,18 @@ describe('exchange sync: cbr-rates', () => {
 
   it('two overlapping runs: the second skips naming the holder (75 by name, a line and 0 in the cron run)', async () => {
     const s = await scenario();
-    s.configure({ until: '2025-12-15', daysBack: 5 }, { schedule: '1s' });
-    cbr.delayMs = 700;
+    s.configure({ until: '2025-12-15', daysBack: 5, timeoutMs: 60_000 }, { schedule: '1s' });
+    // The first run waits in its first request until both others have run, however slow the machine is.
+    const release = cbr.hold();
     const first = s.cli('sync', 'cbr');
     await waitFor('the first run to hold its lock', async () => (await s.sql("SELECT 1 AS held FROM sync_state WHERE name = 'cbr' AND status = 'running'")).length === 1, 20_000);
     const byName = await s.cli('sync', 'cbr');
-    expect(byName.code).toBe(75);
+    expect(byName.code, byName.stderr).toBe(75);
     expect(byName.stderr).toMatch(/another run holds the lock "sync:cbr" \(.+:\d+:[0-9a-f]+, until \d{4}-\d{2}-\d{2}T/);
     const cronRun = await s.cli('sync');
     expect(cronRun.code).toBe(0);
     expect(cronRun.stderr).toMatch(/sync cbr: skipped, another run holds the lock "sync:cbr" \(.+, until /);
+    release();
     expect((await first).code).toBe(0);
     expect(cbr.requests).toEqual(['2025-12-11', '2025-12-12', '2025-12-13', '2025-12-14', '2025-12-15']);
     expect(await counts(s)).toEqual({ records: 2 * perDay + dec13, outbox: 2 * perDay + dec13, pending: 0 });
@@ -234,7 +236,8 @@ describe('exchange sync: cbr-rates', () => {
 
   it.each(['sqlite', 'postgres'] as const)('%s: kill -9 mid-sync resumes at the last saved day once its lock expires: no rate lost or doubled', async (engine) => {
     const s = await scenario(engine);
-    s.configure({ until: '2025-12-17', daysBack: 10 }, { lockAtMostForMs: 3000 });
+    // Long enough that the run right after the kill starts inside it even on a loaded machine.
+    s.configure({ until: '2025-12-17', daysBack: 10 }, { lockAtMostForMs: 10_000 });
     cbr.delayMs = 400;
     let pid = 0;
     const killed = s.spawn(['sync', 'cbr'], (p) => { pid = p; });
@@ -256,7 +259,7 @@ describe('exchange sync: cbr-rates', () => {
     const early = await s.cli('sync', 'cbr');
     expect(early.code).toBe(75);
     expect(cbr.requests).toEqual([]);
-    await waitFor('the lock to expire', async () => (await s.sql("SELECT 1 AS held FROM locks WHERE name = 'sync:cbr' AND lock_until > ?", [engine === 'postgres' ? new Date() : Date.now()])).length === 0, 10_000);
+    await waitFor('the lock to expire', async () => (await s.sql("SELECT 1 AS held FROM locks WHERE name = 'sync:cbr' AND lock_until > ?", [engine === 'postgres' ? new Date() : Date.now()])).length === 0, 25_000);
     const resumed = await s.cli('sync', 'cbr', '--json');
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(cbr.requests[0]).toBe(nextDay(String(cursor)));

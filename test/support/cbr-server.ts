@@ -35,6 +35,8 @@ export class CbrServer {
   readonly holidays = new Set<string>();
   /** Each answer waits this long first (a slow service, for a kill that lands mid-run). */
   delayMs = 0;
+  /** While set, every request waits for it: a run held mid-page for as long as a test needs, whatever the machine's load. */
+  gate?: Promise<void>;
 
   private constructor(private readonly server: http.Server) {}
 
@@ -68,6 +70,13 @@ export class CbrServer {
     return weekday >= 2 && weekday <= 6 && !this.holidays.has(day);
   }
 
+  /** Holds every request until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((resolve) => { release = resolve; });
+    return () => { this.gate = undefined; release(); };
+  }
+
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (request.method !== 'GET' || url.pathname !== '/scripts/XML_daily.asp') {
@@ -81,6 +90,7 @@ export class CbrServer {
     }
     const day = `${match[3]}-${match[2]}-${match[1]}`;
     this.requests.push(day);
+    if (this.gate) await this.gate;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     const failure = this.failures.get(day);
     if (failure === 'timeout') return; // never answered: the client's timeout must end it
