@@ -155,7 +155,11 @@ export class Bitrix24Server {
   fillBucket(): void {
     this.level = this.burst;
     this.levelAt = Date.now();
+    // Full when the next request arrives, however long the client takes to start (a loaded machine).
+    this.fullAtNextRequest = true;
   }
+
+  private fullAtNextRequest = false;
 
   /** Empties the bucket (as if the portal had been idle long enough). */
   resetBucket(): void {
@@ -189,6 +193,11 @@ export class Bitrix24Server {
       this.failNext--;
       this.counters.failed++;
       return this.systemError(response, this.failWith);
+    }
+    if (this.fullAtNextRequest) {
+      this.fullAtNextRequest = false;
+      this.level = this.burst;
+      this.levelAt = Date.now();
     }
     if (!this.admit()) {
       this.counters.refused++;
