@@ -182,7 +182,8 @@ describe('exchange status shows the run journal and held locks', () => {
     const queue = `${tenant}.user.records`;
     const consumerPrefetch = async (args: string[]): Promise<number> => {
       let seen: number | undefined;
-      const running = runCli(['user', '--idle-ms', '4000', ...args], { cwd: dir, env });
+      // The management API's consumer list is refreshed every 5 s: the consumer stays long enough to be seen.
+      const running = runCli(['user', '--idle-ms', '12000', ...args], { cwd: dir, env, timeoutMs: 40_000 });
       await waitFor(`a consumer on ${queue}`, async () => {
         const url = new URL(managementUrl);
         const response = await fetch(`${url.origin}/api/consumers/%2F`, { headers: { authorization: `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` } });
@@ -190,11 +191,11 @@ describe('exchange status shows the run journal and held locks', () => {
         const consumers = (await response.json()) as Array<{ queue: { name: string }; prefetch_count: number }>;
         seen = consumers.find((consumer) => consumer.queue.name === queue)?.prefetch_count;
         return seen !== undefined;
-      }, 15_000, 100);
+      }, 20_000, 100);
       expect((await running).code).toBe(0);
       return seen!;
     };
     expect(await consumerPrefetch([])).toBe(42);
     expect(await consumerPrefetch(['--prefetch', '7'])).toBe(7);
-  });
+  }, 90_000);
 });
