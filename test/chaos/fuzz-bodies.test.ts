@@ -16,16 +16,21 @@ afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) awai
 
 const seed = 0x5eed_f022;
 
+/** A tenant with its user route declared and its own SQLite store: what both scenarios publish into. */
+async function fuzzScenario() {
+  const tenant = uniqueName('t');
+  const work = tempWorkdir({ amqp: { retryDelayMs: 300 }, drain: { idleMs: 1500 } });
+  const storeUrl = `sqlite:${path.join(work.dir, 'fuzz.db')}`;
+  const env = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant, EXCHANGE_RECORD_STORE: storeUrl };
+  cleanups.push(async () => { await broker.deleteTenant(tenant); work.remove(); });
+  const cli = (...args: string[]) => runCli(args, { env, cwd: work.dir, timeoutMs: 90_000 });
+  expect((await cli('setup')).code).toBe(0);
+  return { tenant, storeUrl, queue: `${tenant}.user.records`, cli };
+}
+
 describe('chaos: fuzzed bodies among valid ones', () => {
   it('writes every valid message, parks every bad one in .dlq with its reason, never crashes', async () => {
-    const tenant = uniqueName('t');
-    const work = tempWorkdir({ amqp: { retryDelayMs: 300 }, drain: { idleMs: 1500 } });
-    const storeUrl = `sqlite:${path.join(work.dir, 'fuzz.db')}`;
-    const env = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant, EXCHANGE_RECORD_STORE: storeUrl };
-    const queue = `${tenant}.user.records`;
-    cleanups.push(async () => { await broker.deleteTenant(tenant); work.remove(); });
-    const cli = (...args: string[]) => runCli(args, { env, cwd: work.dir, timeoutMs: 90_000 });
-    expect((await cli('setup')).code).toBe(0);
+    const { tenant, storeUrl, queue, cli } = await fuzzScenario();
 
     const { valid, bad } = fuzzBodies(seed);
     const expected = new Map(bad.map((item) => [digest(item.body), item]));
@@ -83,14 +88,7 @@ describe('chaos: fuzzed bodies among valid ones', () => {
  */
 describe('chaos: fuzzed bodies that look almost valid', () => {
   it('parks invalid UTF-8 and a too-deep value at once, with a reason, and writes the valid ones', async () => {
-    const tenant = uniqueName('t');
-    const work = tempWorkdir({ amqp: { retryDelayMs: 300 }, drain: { idleMs: 1500 } });
-    const storeUrl = `sqlite:${path.join(work.dir, 'fuzz.db')}`;
-    const env = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant, EXCHANGE_RECORD_STORE: storeUrl };
-    const queue = `${tenant}.user.records`;
-    cleanups.push(async () => { await broker.deleteTenant(tenant); work.remove(); });
-    const cli = (...args: string[]) => runCli(args, { env, cwd: work.dir, timeoutMs: 90_000 });
-    expect((await cli('setup')).code).toBe(0);
+    const { tenant, storeUrl, queue, cli } = await fuzzScenario();
 
     const valid = ['ok-1', 'ok-2', 'ok-3'];
     const bad = defectBodies();
