@@ -9,13 +9,46 @@ export interface ConnectOptions {
   heartbeatSeconds: number;
   /** Shown to the broker in the management UI's connection list. */
   connectionName?: string;
+  /** Told when a node of the list answered after earlier ones did not (masked URLs, one reason each). */
+  onFallback?: (connectedTo: string, refused: string[]) => void;
 }
 
 /**
- * Connects with TCP_NODELAY (acks and confirms are small frames; Nagle would hold them back)
- * and a hard deadline: an unreachable broker is exit 69 within the timeout, never a hang.
+ * Connects to the first node of `urls` that answers, trying them in order, each within `timeoutMs`: the
+ * nodes of a cluster listed with the nearest first. One URL is the single-broker case, with its own message.
  */
-export async function connectAmqp(url: string, options: ConnectOptions): Promise<ChannelModel> {
+export async function connectAmqp(urls: string | readonly string[], options: ConnectOptions): Promise<ChannelModel> {
+  const list = typeof urls === 'string' ? [urls] : [...urls];
+  if (list.length === 0) throw new ExchangeError('CONFIG', 'no RabbitMQ URL to connect to', { hint: 'set amqp.url or amqp.urls' });
+  const refused: string[] = [];
+  let lastError: unknown;
+  for (const url of list) {
+    const attempt = await connectOne(url, options);
+    if ('connection' in attempt) {
+      if (refused.length > 0) options.onFallback?.(maskUrl(url), refused);
+      return attempt.connection;
+    }
+    if (list.length === 1) {
+      throw new ExchangeError('AMQP_UNAVAILABLE', `cannot connect to RabbitMQ at ${maskUrl(url)}: ${attempt.reason}`, {
+        hint: 'check that RabbitMQ runs and that amqp.url / EXCHANGE_AMQP_URL is right',
+        cause: attempt.error,
+      });
+    }
+    refused.push(`${maskUrl(url)}: ${attempt.reason}`);
+    lastError = attempt.error;
+  }
+  throw new ExchangeError('AMQP_UNAVAILABLE', `cannot connect to RabbitMQ: none of the ${list.length} nodes of amqp.urls answered (${refused.join('; ')})`, {
+    hint: 'check that the cluster runs and that amqp.urls / EXCHANGE_AMQP_URLS is right',
+    cause: lastError,
+    details: refused,
+  });
+}
+
+/**
+ * One node, with TCP_NODELAY (acks and confirms are small frames; Nagle would hold them back) and a hard
+ * deadline: an unreachable broker is a reason within the timeout, never a hang.
+ */
+async function connectOne(url: string, options: ConnectOptions): Promise<{ connection: ChannelModel } | { error: unknown; reason: string }> {
   const target = new URL(url);
   if (options.heartbeatSeconds > 0 && !target.searchParams.has('heartbeat')) target.searchParams.set('heartbeat', String(options.heartbeatSeconds));
   let timer: NodeJS.Timeout | undefined;
@@ -33,14 +66,11 @@ export async function connectAmqp(url: string, options: ConnectOptions): Promise
     // A memory or disk alarm: the broker stops reading this connection once it publishes (connection.blocked).
     connection.on('blocked', (reason: string) => { blockedReasons.set(connection, reason || 'no reason given'); });
     connection.on('unblocked', () => { blockedReasons.delete(connection); });
-    return connection;
+    return { connection };
   } catch (error) {
     // A connection that opens after the deadline must not keep the process alive.
     attempt.then((late) => late.close().catch(() => undefined), () => undefined);
-    throw new ExchangeError('AMQP_UNAVAILABLE', `cannot connect to RabbitMQ at ${maskUrl(url)}: ${await describeAmqpError(error, target, options.timeoutMs)}`, {
-      hint: 'check that RabbitMQ runs and that amqp.url / EXCHANGE_AMQP_URL is right',
-      cause: error,
-    });
+    return { error, reason: await describeAmqpError(error, target, options.timeoutMs) };
   } finally {
     clearTimeout(timer);
   }

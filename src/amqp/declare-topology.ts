@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import { ExchangeError } from '../errors.js';
-import { bindingPattern, queueOptions, type RouteTopology } from './topology.js';
+import { bindingPattern, initialGroupSizeArgument, queueOptions, type RouteTopology } from './topology.js';
 
 interface QueueSpec { name: string; args: Record<string, unknown> }
 
@@ -25,19 +25,16 @@ export async function declareTopology(connection: ChannelModel, routes: RouteTop
     }
     for (const route of routes) {
       // Where a message may be sent, its target exists first: dlq, then work queue, then retry.
-      for (const spec of [queuesOf(route)[2], queuesOf(route)[0]]) {
-        await guard(() => channel.assertQueue(spec.name, queueOptions(spec.args)), `queue ${spec.name}`);
-        declared.push(`queue ${spec.name}`);
+      for (const [index, spec] of [[2, queuesOf(route)[2]], [0, queuesOf(route)[0]], [1, queuesOf(route)[1]]] as const) {
+        const state = await queueState(connection, spec, index === 1);
+        if (state.problem !== undefined) {
+          throw new ExchangeError('TOPOLOGY_MISMATCH', `queue ${spec.name} exists with other settings: ${state.problem}`, {
+            hint: 'the broker keeps a queue\'s arguments for life: delete the queue (after draining it) or change the config to match',
+            details: [`queue ${spec.name}: ${state.problem}`],
+          });
+        }
+        declared.push(`queue ${spec.name}${state.note ? ` (${state.note})` : ''}`);
       }
-      const retry = queuesOf(route)[1];
-      const state = await retryQueueState(connection, retry);
-      if (state.problem !== undefined) {
-        throw new ExchangeError('TOPOLOGY_MISMATCH', `queue ${retry.name} exists with other settings: ${state.problem}`, {
-          hint: 'the broker keeps a queue\'s arguments for life: delete the queue (after draining it) or change the config to match',
-          details: [`queue ${retry.name}: ${state.problem}`],
-        });
-      }
-      declared.push(`queue ${retry.name}${state.note ? ` (${state.note})` : ''}`);
       await channel.bindQueue(route.queue, route.exchange, bindingPattern);
       declared.push(`binding ${route.exchange} -[${bindingPattern}]-> ${route.queue}`);
     }
@@ -72,13 +69,8 @@ export async function inspectTopology(connection: ChannelModel, routes: RouteTop
       const name = `queue ${spec.name}`;
       const exists = await probe(connection, (ch) => ch.checkQueue(spec.name));
       if (exists !== true) { checks.push({ name, state: 'missing' }); continue; }
-      if (index === 1) {
-        const retry = await retryQueueState(connection, spec);
-        checks.push({ name, state: retry.problem !== undefined ? `differs: ${retry.problem}` : `ok${retry.note ? ` (${retry.note})` : ''}` });
-        continue;
-      }
-      const same = await probe(connection, (ch) => ch.assertQueue(spec.name, queueOptions(spec.args)));
-      checks.push({ name, state: same === true ? 'ok' : `differs: ${same}` });
+      const state = await queueState(connection, spec, index === 1);
+      checks.push({ name, state: state.problem !== undefined ? `differs: ${state.problem}` : `ok${state.note ? ` (${state.note})` : ''}` });
     }
   }
   return checks;
@@ -92,21 +84,44 @@ export async function checkTopology(connection: ChannelModel, routes: RouteTopol
 }
 
 /**
- * A `.retry` queue takes its delay from each message's expiration (amqp.retryDelayMs when it is republished),
- * so it is declared without `x-message-ttl` and the delay can change without a new queue. One declared by an
- * earlier setup still carries the TTL of its day; it keeps working (the broker applies the lower of the two),
- * so a refusal that names only that argument is checked again with the queue's own value: if every other
- * argument matches, the queue is accepted as it is.
+ * Declares a queue with the config's arguments; for an existing queue, a comparison that changes nothing.
+ * The broker refuses (406) a declare whose arguments differ from the queue's, naming one argument per refusal.
+ * Two differences are accepted, each by declaring again with the queue's own value, so that every other
+ * argument is still compared:
+ * - `x-quorum-initial-group-size` is read only when a quorum queue is created (how many nodes hold it), yet
+ *   the broker compares it like any other argument: a queue created before amqp.quorumInitialGroupSize was
+ *   set or changed keeps its replicas and works, and must not fail every drain with 78.
+ * - A `.retry` queue (`acceptLegacyTtl`) takes its delay from each message's expiration (amqp.retryDelayMs when
+ *   it is republished), so it is declared without `x-message-ttl` and the delay can change without a new queue.
+ *   One declared by an earlier setup still carries the TTL of its day; it keeps working (the broker applies
+ *   the lower of the two), so it is accepted as it is.
  */
-async function retryQueueState(connection: ChannelModel, spec: QueueSpec): Promise<{ problem?: string; note?: string }> {
-  const same = await probe(connection, (ch) => ch.assertQueue(spec.name, queueOptions(spec.args)));
-  if (same === true) return {};
-  const legacyTtl = /inequivalent arg 'x-message-ttl'.*received none but current is the value '(\d+)'/.exec(same);
-  if (!legacyTtl) return { problem: same };
-  const ttl = Number(legacyTtl[1]);
-  const withTtl = await probe(connection, (ch) => ch.assertQueue(spec.name, queueOptions({ ...spec.args, 'x-message-ttl': ttl })));
-  if (withTtl !== true) return { problem: withTtl };
-  return { note: `x-message-ttl ${ttl} from an earlier setup: the retry delay is at most ${ttl} ms; delete the queue when it is empty to lift that bound` };
+async function queueState(connection: ChannelModel, spec: QueueSpec, acceptLegacyTtl: boolean): Promise<{ problem?: string; note?: string }> {
+  const args = { ...spec.args };
+  const notes: string[] = [];
+  const note = () => (notes.length > 0 ? notes.join('; ') : undefined);
+  // One round per accepted argument, then one that must match.
+  for (let round = 0; round < 3; round++) {
+    const same = await probe(connection, (ch) => ch.assertQueue(spec.name, queueOptions(args)));
+    if (same === true) return { note: note() };
+    const groupSize = new RegExp(`inequivalent arg '${initialGroupSizeArgument}'.*but current is (?:the value )?(?:'(\\d+)'|none)`).exec(same);
+    if (groupSize && args[initialGroupSizeArgument] === spec.args[initialGroupSizeArgument]) {
+      if (groupSize[1] === undefined) delete args[initialGroupSizeArgument];
+      else args[initialGroupSizeArgument] = Number(groupSize[1]);
+      const configured = spec.args[initialGroupSizeArgument];
+      notes.push(`${initialGroupSizeArgument} ${groupSize[1] ?? 'unset'} since its creation; amqp.quorumInitialGroupSize (${configured ?? 'unset'}) applies to queues created from now on`);
+      continue;
+    }
+    const legacyTtl = acceptLegacyTtl && !('x-message-ttl' in args) ? /inequivalent arg 'x-message-ttl'.*received none but current is the value '(\d+)'/.exec(same) : null;
+    if (legacyTtl) {
+      const ttl = Number(legacyTtl[1]);
+      args['x-message-ttl'] = ttl;
+      notes.push(`x-message-ttl ${ttl} from an earlier setup: the retry delay is at most ${ttl} ms; delete the queue when it is empty to lift that bound`);
+      continue;
+    }
+    return { problem: same, note: note() };
+  }
+  return { problem: 'the broker kept refusing the queue\'s own arguments', note: note() };
 }
 
 async function probe(connection: ChannelModel, operation: (channel: Channel) => Promise<unknown>): Promise<true | string> {

@@ -30,6 +30,11 @@ export function routeTopology(config: ExchangeConfig, type: EntityType, sink: Si
   const retryQueue = `${queue}.retry`;
   const deadLetterQueue = `${queue}.dlq`;
   const typeArguments: Record<string, unknown> = { 'x-queue-type': config.amqp.queueType };
+  // How many nodes hold each quorum queue; only read when a queue is created (declare-topology accepts an
+  // existing queue created with another value), so it can change without new queues.
+  if (config.amqp.queueType === 'quorum' && config.amqp.quorumInitialGroupSize !== undefined) {
+    typeArguments[initialGroupSizeArgument] = config.amqp.quorumInitialGroupSize;
+  }
   // Quorum queues dead-letter at-least-once only with reject-publish overflow; without it a broker-side
   // dead-lettering (delivery limit, TTL) could drop the message if the target were briefly unavailable.
   const safeDeadLettering: Record<string, unknown> = config.amqp.queueType === 'quorum'
@@ -78,3 +83,6 @@ export function queueOptions(args: Record<string, unknown>): Options.AssertQueue
 }
 
 export const bindingPattern = '#';
+
+/** A quorum queue's replication factor at creation; the broker still compares it on every declare. */
+export const initialGroupSizeArgument = 'x-quorum-initial-group-size';

@@ -66,6 +66,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
 function registerConfigSecrets(config: ExchangeConfig): void {
   registerUrlSecrets(config.amqp.url);
+  for (const url of config.amqp.urls ?? []) registerUrlSecrets(url);
   registerUrlSecrets(config.amqp.managementUrl);
   registerUrlSecrets(config.recordStore.url);
   registerUrlSecrets(config.crm.webhookUrl);
@@ -210,9 +211,21 @@ const environmentKeys: Array<[string, string[]]> = [
   ['EXCHANGE_TENANT', ['tenant']],
 ];
 
+/** Lists given in the environment as comma-separated values. */
+const environmentLists: Array<[string, string[]]> = [
+  ['EXCHANGE_AMQP_URLS', ['amqp', 'urls']],
+];
+
 function applyEnvironment(target: Record<string, unknown>, env: NodeJS.ProcessEnv, applied: Map<string, string>): Record<string, unknown> {
-  for (const [variable, keyPath] of environmentKeys) {
-    const value = env[variable];
+  // EXCHANGE_AMQP_URL names the broker for this run: the file's node list (which would win over `url`) goes.
+  if (env.EXCHANGE_AMQP_URL && !env.EXCHANGE_AMQP_URLS && typeof target.amqp === 'object' && target.amqp !== null) {
+    delete (target.amqp as Record<string, unknown>).urls;
+  }
+  const entries: Array<[string, string[], unknown]> = [
+    ...environmentKeys.map(([variable, keyPath]): [string, string[], unknown] => [variable, keyPath, env[variable]]),
+    ...environmentLists.map(([variable, keyPath]): [string, string[], unknown] => [variable, keyPath, env[variable] ? env[variable].split(',').map((item) => item.trim()).filter((item) => item !== '') : undefined]),
+  ];
+  for (const [variable, keyPath, value] of entries) {
     if (value === undefined || value === '') continue;
     applied.set(keyPath.join('.'), variable);
     let node = target;

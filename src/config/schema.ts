@@ -12,8 +12,15 @@ const nonNegativeInt = z.number().int().nonnegative();
 export const sinkNames = ['records', 'crm', 'elasticsearch'] as const;
 export type SinkName = (typeof sinkNames)[number];
 
+const amqpUrl = z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://');
+
 const amqpSchema = z.strictObject({
-  url: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://').default('amqp://guest:guest@127.0.0.1:5672'),
+  url: amqpUrl.default('amqp://guest:guest@127.0.0.1:5672'),
+  /**
+   * The nodes of a cluster, tried in this order (each within connectTimeoutMs): the first that answers is used.
+   * When given, `url` becomes its first entry, so that everything that names "the broker" names the same node.
+   */
+  urls: z.array(amqpUrl).min(1, 'list at least one amqp:// URL').optional(),
   connectTimeoutMs: positiveInt.default(8000),
   heartbeatSeconds: nonNegativeInt.default(30),
   queueType: z.enum(['quorum', 'classic']).default('quorum'),
@@ -23,7 +30,13 @@ const amqpSchema = z.strictObject({
   confirmTimeoutMs: positiveInt.default(30000),
   /** The management plugin's HTTP API (http://user:password@host:15672): `status` reads unacked counts from it. */
   managementUrl: z.string().url().optional(),
-});
+  /**
+   * x-quorum-initial-group-size of the quorum queues `setup` creates: how many nodes hold each queue (the
+   * broker's default is every node, up to its own limit). It only applies when a queue is created, so an
+   * existing queue created with another value is accepted as it is.
+   */
+  quorumInitialGroupSize: positiveInt.optional(),
+}).transform((amqp) => (amqp.urls ? { ...amqp, url: amqp.urls[0] } : amqp));
 
 const recordStoreSchema = z.strictObject({
   url: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must be sqlite:<path> or postgres://…').default('sqlite:./exchange.db'),

@@ -25,9 +25,10 @@ export class JobContext {
   }
 
   connection(): Promise<ChannelModel> {
-    this.amqp ??= connectAmqp(this.config.amqp.url, {
+    this.amqp ??= connectAmqp(this.config.amqp.urls ?? this.config.amqp.url, {
       timeoutMs: this.config.amqp.connectTimeoutMs,
       heartbeatSeconds: this.config.amqp.heartbeatSeconds,
+      onFallback: (connectedTo, refused) => this.reporter.warn(`connected to RabbitMQ at ${connectedTo}; earlier nodes of amqp.urls did not answer: ${refused.join('; ')}`),
     }).then((connection) => {
       // Publishes wait for 'unblocked' up to amqp.confirmTimeoutMs (ConfirmPublisher); say why meanwhile.
       connection.on('blocked', (reason: string) => this.reporter.warn(`RabbitMQ blocked the connection (${reason}): publishing waits up to ${this.config.amqp.confirmTimeoutMs} ms`));
