@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordWrite } from '../../src/recordstore/record-store.js';
-import { contentHash, planBatch, recordKey, serializeData, versionKey } from '../../src/recordstore/versioning.js';
+import { compareVersions, contentHash, nextVersion, planBatch, recordKey, serializeData, versionKey } from '../../src/recordstore/versioning.js';
 
 const write = (id: string, version: string, data: Record<string, unknown> = { name: id }): RecordWrite => ({ type: 'user', id, version, op: 'upsert', data });
 
@@ -43,5 +43,128 @@ describe('planBatch', () => {
     expect(outcomes).toEqual(['written', 'stale', 'written']);
     expect(rows).toHaveLength(1);
     expect(rows[0].write.version).toBe('3');
+  });
+});
+
+describe('versionKey: the sort key the store compares in SQL', () => {
+  it('keeps a canonical UTC time as it is, and brings every other ISO time to that form', () => {
+    expect(versionKey('2026-11-22T10:15:00.000Z')).toBe('t:2026-11-22T10:15:00.000Z');
+    expect(versionKey('2026-11-22T10:15:00Z')).toBe('t:2026-11-22T10:15:00.000Z');
+    // Fewer than three fraction digits is not the canonical form: it is padded, not kept as written.
+    expect(versionKey('2026-11-22T10:15:00.1Z')).toBe('t:2026-11-22T10:15:00.100Z');
+    expect(versionKey('2026-11-22T10:15:00.12Z')).toBe('t:2026-11-22T10:15:00.120Z');
+    expect(versionKey('2026-11-22T10:15:00+03:00')).toBe('t:2026-11-22T07:15:00.000Z');
+    expect(versionKey('2026-11-22')).toBe('t:2026-11-22T00:00:00.000Z');
+  });
+
+  it('reads a zone-less date-time as UTC, with a T or a space, with or without seconds and fraction', () => {
+    expect(versionKey('2026-11-22T10:15')).toBe('t:2026-11-22T10:15:00.000Z');
+    expect(versionKey('2026-11-22 10:15')).toBe('t:2026-11-22T10:15:00.000Z');
+    expect(versionKey('2026-11-22 10:15:30')).toBe('t:2026-11-22T10:15:30.000Z');
+    expect(versionKey('2026-11-22T10:15:30.5')).toBe('t:2026-11-22T10:15:30.500Z');
+  });
+
+  it('pads counters to 24 digits and keeps anything else as text', () => {
+    expect(versionKey('42')).toBe('n:000000000000000000000042');
+    expect(versionKey('0')).toBe('n:000000000000000000000000');
+    expect(versionKey('abc')).toBe('s:abc');
+    expect(versionKey('12a')).toBe('s:12a');
+    expect(versionKey('a12')).toBe('s:a12');
+    expect(versionKey('v2026-11-22')).toBe('s:v2026-11-22');
+    // Starts like a date but is none: text, not an invalid time.
+    expect(versionKey('2026-13-45')).toBe('s:2026-13-45');
+    expect(versionKey('2026-11-22T10:15:00.000Zjunk')).toBe('s:2026-11-22T10:15:00.000Zjunk');
+    expect(versionKey('x2026-11-22T10:15:00.000Z')).toBe('s:x2026-11-22T10:15:00.000Z');
+    expect(versionKey('2026-11-22T10:15x')).toBe('s:2026-11-22T10:15x');
+    expect(versionKey('2026-11-22T10:15:00.000')).toBe('t:2026-11-22T10:15:00.000Z');
+  });
+});
+
+describe('compareVersions', () => {
+  it('answers -1, 0 or 1 by the instant or the number, not by the text', () => {
+    expect(compareVersions('2026-11-22T12:00:00+03:00', '2026-11-22T10:00:00Z')).toBe(-1);
+    expect(compareVersions('2026-11-22T10:00:00Z', '2026-11-22T12:00:00+03:00')).toBe(1);
+    expect(compareVersions('2026-11-22T09:00:00Z', '2026-11-22T12:00:00+03:00')).toBe(0);
+    expect(compareVersions('9', '10')).toBe(-1);
+    expect(compareVersions('10', '9')).toBe(1);
+    expect(compareVersions('007', '7')).toBe(0);
+  });
+});
+
+describe('nextVersion: the smallest version after this one', () => {
+  it('is one millisecond later for a time, in canonical UTC', () => {
+    expect(nextVersion('2026-11-22T10:15:00.000Z')).toBe('2026-11-22T10:15:00.001Z');
+    expect(nextVersion('2026-11-22T23:59:59.999Z')).toBe('2026-11-23T00:00:00.000Z');
+    expect(nextVersion('2026-11-22T13:15:00+03:00')).toBe('2026-11-22T10:15:00.001Z');
+  });
+
+  it('is one more for a counter, keeping its width, and beyond a double exactly', () => {
+    expect(nextVersion('0099')).toBe('0100');
+    expect(nextVersion('999')).toBe('1000');
+    expect(nextVersion('9007199254740993')).toBe('9007199254740994');
+  });
+
+  it('is undefined for a version that does not order', () => {
+    expect(nextVersion('abc')).toBeUndefined();
+  });
+});
+
+describe('planBatch, the version guard of the records sink', () => {
+  it('writes a new record with its sort key, content hash and stored JSON, as a change', () => {
+    const { outcomes, rows } = planBatch([write('n', '2026-01-01T00:00:00+03:00', { a: 1 })], new Map());
+    expect(outcomes).toEqual(['written']);
+    expect(rows).toEqual([
+      {
+        write: write('n', '2026-01-01T00:00:00+03:00', { a: 1 }),
+        versionKey: 't:2025-12-31T21:00:00.000Z',
+        // `printf '{"a":1}' | sha256sum`
+        hash: '015abd7f5cc57a2dd94b7590f04ad808',
+        json: '{"a":1}',
+        changed: true,
+      },
+    ]);
+  });
+
+  it('skips a redelivery (same version, same content) without a row, and writes new content under the same version', () => {
+    const stored = new Map([[recordKey('user', 'a'), { versionKey: 'n:000000000000000000000005', hash: '015abd7f5cc57a2dd94b7590f04ad808' }]]);
+    const same = planBatch([write('a', '5', { a: 1 })], stored);
+    expect(same).toEqual({ outcomes: ['unchanged'], rows: [] });
+    const other = planBatch([write('a', '5', { a: 2 })], stored);
+    expect(other.outcomes).toEqual(['written']);
+    expect(other.rows.map((r) => [r.json, r.changed])).toEqual([['{"a":2}', true]]);
+    // The map the caller passed is left as it was.
+    expect(stored.get(recordKey('user', 'a'))).toEqual({ versionKey: 'n:000000000000000000000005', hash: '015abd7f5cc57a2dd94b7590f04ad808' });
+    expect(stored.size).toBe(1);
+  });
+
+  it('writes a delete as a tombstone (null JSON) that differs from every content', () => {
+    const stored = new Map([[recordKey('user', 'a'), { versionKey: 'n:000000000000000000000005', hash: '015abd7f5cc57a2dd94b7590f04ad808' }]]);
+    const { outcomes, rows } = planBatch([{ type: 'user', id: 'a', version: '6', op: 'delete', data: { name: 'a' } }], stored);
+    expect(outcomes).toEqual(['written']);
+    expect(rows.map((r) => [r.json, r.hash, r.changed])).toEqual([[null, 'c368e1dbdea2a79b07d3c07c89b28821', true]]);
+  });
+
+  it('keeps the change event of a chain whose last write only moves the version', () => {
+    const { outcomes, rows } = planBatch([write('c', '1', { n: 1 }), write('c', '2', { n: 2 }), write('c', '3', { n: 2 })], new Map());
+    expect(outcomes).toEqual(['written', 'written', 'unchanged']);
+    expect(rows.map((r) => [r.write.version, r.json, r.changed])).toEqual([['3', '{"n":2}', true]]);
+  });
+
+  it('judges each write against the one before it in the batch, per entity', () => {
+    const { outcomes, rows } = planBatch([write('d', '2', { n: 2 }), write('e', '1', { n: 1 }), write('d', '2', { n: 2 }), write('d', '1', { n: 9 })], new Map());
+    expect(outcomes).toEqual(['written', 'written', 'unchanged', 'stale']);
+    expect(rows.map((r) => [r.write.id, r.write.version])).toEqual([['d', '2'], ['e', '1']]);
+  });
+
+  it('keys records by type and id, so a user and a product with one id are two records', () => {
+    expect(recordKey('user', 'a')).toBe('user\u0000a');
+    const product: RecordWrite = { type: 'product', id: 'a', version: '1', op: 'upsert', data: { n: 1 } };
+    const { outcomes, rows } = planBatch([write('a', '2', { n: 1 }), product], new Map());
+    expect(outcomes).toEqual(['written', 'written']);
+    expect(rows).toHaveLength(2);
+  });
+
+  it('stores an upsert without data as JSON null', () => {
+    expect(serializeData({ op: 'upsert', data: null })).toBe('null');
   });
 });
