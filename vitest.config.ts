@@ -6,6 +6,7 @@ export default defineConfig({
     // The chaos suite stops the broker and raises alarms: it runs alone (`npm run test:chaos`).
     exclude: ['test/chaos/**', 'node_modules/**'],
     pool: 'forks',
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores: a few files at a time keep the broker's timings honest.

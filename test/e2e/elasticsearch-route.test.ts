@@ -10,7 +10,7 @@ import { amqpUrl, uniqueName } from '../support/services.js';
 
 /**
  * The product route into Elasticsearch end to end: the built binary drains RabbitMQ into the stand-in. Every
- * error class of the sink (README, "Elasticsearch: what each failure costs") through the real CLI.
+ * error class of the sink (docs/elasticsearch-sink.md, "Failures") through the real CLI.
  */
 let broker: TestBroker;
 beforeAll(async () => { broker = await TestBroker.open(); });

@@ -123,6 +123,7 @@ describe('exchange sync: cbr-rates', () => {
     expect(reset.stdout).toContain('its cursor was 2025-12-17');
     expect(await status(s)).toMatchObject({ cursor: null, processed: 0 });
     const again = await s.cli('sync', 'cbr', '--json');
+    expect(again.code, again.stderr).toBe(0);
     expect(cbr.requests).toEqual(['2025-12-13', '2025-12-14', '2025-12-15', '2025-12-16', '2025-12-17']);
     // Rates of a past day never change: read again, stored once, nothing published twice.
     expect(again.summary).toMatchObject({ read: dec13 + 2 * perDay, written: 0, unchanged: dec13 + 2 * perDay, published: 0, exitCode: 0 });

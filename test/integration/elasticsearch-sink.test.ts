@@ -196,7 +196,7 @@ describe('the elasticsearch sink against the test server', () => {
     // The upsert parked in the dlq before the delete, replayed by an operator two days later.
     expect(await sink.write([product('p-1', { version: '2026-11-22T12:00:00.000Z' })])).toEqual([{ status: 'stale' }]);
     expect(server.count(alias)).toBe(0);
-    // Past gc_deletes the engine forgets the delete: that is the bound, documented in the README.
+    // Past gc_deletes the engine forgets the delete: that is the bound, documented in docs/elasticsearch-sink.md.
     server.advanceClock(6 * 86_400_000);
     expect(await sink.write([product('p-1', { version: '2026-11-22T12:00:00.000Z' })])).toEqual([{ status: 'written' }]);
   });

@@ -8,8 +8,9 @@ export const amqpUrl = process.env.EXCHANGE_TEST_AMQP_URL ?? 'amqp://guest:guest
 export const managementUrl = process.env.EXCHANGE_TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 export const pgUrl = process.env.EXCHANGE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** A name no other test uses; it carries the run's mark (global-setup.ts), so the run's leftovers can be found. */
 export function uniqueName(prefix: string): string {
-  return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  return `${prefix}${process.env.EXCHANGE_TEST_RUN ?? ''}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
 /** A fresh PostgreSQL schema; the URL puts it first on the search path. */
