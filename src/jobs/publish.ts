@@ -36,7 +36,7 @@ export async function publish(context: JobContext, options: PublishOptions): Pro
           if (record.type !== options.type) continue;
           await publisher.ready();
           if (tracker.failure) break files;
-          void tracker.track(publisher.send(envelopeMessage(envelopeOf(record), exchange))).then((settled) => { if (settled.ok) counts.published++; });
+          void tracker.track(publisher.send(envelopeMessage(envelopeOf(record), exchange, record.originText))).then((settled) => { if (settled.ok) counts.published++; });
         }
       }
       await tracker.settle();

@@ -35,13 +35,13 @@ export async function readRecords(file: string, type: EntityType | 'all', option
 }
 
 async function* envelopeRecords(file: string, type: EntityType | 'all'): AsyncGenerator<SourceRecord, void, undefined> {
-  for await (const { envelope, line } of readEnvelopeLines(file, type === 'all' ? undefined : type)) {
-    yield { type: envelope.type, id: envelope.id, op: envelope.op, version: envelope.version, data: envelope.data ?? {}, source: { file, line }, origin: envelope };
+  for await (const { envelope, line, text } of readEnvelopeLines(file, type === 'all' ? undefined : type)) {
+    yield { type: envelope.type, id: envelope.id, op: envelope.op, version: envelope.version, data: envelope.data ?? {}, source: { file, line }, origin: envelope, originText: text };
   }
 }
 
-/** A JSON-lines record keeps the message it came as, so `publish` sends it exactly as written. */
-export type SourceRecord = OneCRecord & { origin?: Envelope };
+/** A JSON-lines record keeps the message it came as and its line, so `publish` sends it exactly as written. */
+export type SourceRecord = OneCRecord & { origin?: Envelope; originText?: string };
 
 /** A record as the change event or fixture message that carries it (DESIGN §6). */
 export function envelopeOf(record: Pick<SourceRecord, 'type' | 'id' | 'op' | 'version' | 'origin'> & { data: Record<string, unknown> | null }, source = '1c'): Envelope {

@@ -8,7 +8,7 @@ import type { EntityType } from './entity-types.js';
  * Reads a JSON-lines file of envelopes (DESIGN §6), streamed, one line at a time. A bad line throws with
  * its file, line and column; callers read a file through before they publish any of it.
  */
-export async function* readEnvelopeLines(file: string, expectedType?: EntityType): AsyncGenerator<{ envelope: Envelope; line: number }, void, undefined> {
+export async function* readEnvelopeLines(file: string, expectedType?: EntityType): AsyncGenerator<{ envelope: Envelope; line: number; text: string }, void, undefined> {
   let stream: fs.ReadStream;
   try {
     await fs.promises.access(file, fs.constants.R_OK);
@@ -37,7 +37,8 @@ export async function* readEnvelopeLines(file: string, expectedType?: EntityType
         hint: 'each line must be one message as DESIGN §6 describes; nothing from this file was published',
       });
     }
-    yield { envelope: result.envelope, line: lineNumber };
+    // `text` is the line as written (without its BOM and line break): what `publish` sends, byte for byte.
+    yield { envelope: result.envelope, line: lineNumber, text: line };
   }
 }
 

@@ -244,14 +244,29 @@ describe('exchange publish (CI fixtures)', () => {
     const s = scenario();
     await s.cli('setup');
     const lines = path.resolve(__dirname, '../../fixtures/demo/product.jsonl');
-    // Compact lines in the envelope's own key order, as the demo fixture holds them, arrive byte for byte.
-    // Lines with other spacing or key order arrive re-serialized today (publish sends the parsed envelope).
     const fromDemo = await s.cli('publish', 'product', lines, '--json');
     expect(fromDemo.summary).toMatchObject({ read: 30, published: 30, exitCode: 0 });
     expect((await broker.takeAll(s.queue)).map((message) => message.content.toString())).toEqual(fs.readFileSync(lines, 'utf8').split('\n').filter(Boolean));
     const fromXml = await s.cli('publish', 'product', catalog, '--json');
     expect(fromXml.summary).toMatchObject({ read: 36, published: 36 });
     await broker.waitForDepth(s.queue, 36);
+  });
+
+  it('sends a JSON line as written, whatever its spacing, key order and escapes (DESIGN §2: as-is)', async () => {
+    const s = scenario();
+    await s.cli('setup');
+    const file = path.join(s.work.dir, 'hand-written.jsonl');
+    // Written by hand: spaces, the data before the head, an escaped letter, a key order no serializer here uses.
+    const written = [
+      '{ "data": { "name": "ООО \\u0022Ромашка\\u0022", "inn": "7701234567" }, "version": "2026-11-01T10:00:00Z", "id": "u-1", "op": "upsert", "type": "user", "source": "ci" }',
+      '{"type":"user","op":"upsert","id":"u-2","version":"2026-11-01T10:00:00Z","source":"ci","data":{"name":"\\u0041nna","inn":"7701234568"}}   ',
+      '{"type":"user", "op":"delete", "id":"u-3", "version":"2026-11-01T10:00:00Z", "source":"ci"}',
+    ];
+    fs.writeFileSync(file, `\uFEFF${written.join('\r\n')}\r\n`);
+    const result = await s.cli('publish', 'user', file, '--json');
+    expect(result.summary).toMatchObject({ read: 3, published: 3, exitCode: 0 });
+    const bodies = (await broker.takeAll(`${s.tenant}.user.records`)).map((message) => message.content.toString('utf8'));
+    expect(bodies).toEqual(written);
   });
 
   it('publishes nothing from a file with a bad line: exit 65 with file:line:column', async () => {
