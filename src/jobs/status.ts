@@ -2,6 +2,7 @@ import type { ChannelModel } from 'amqplib';
 import { ManagementApi, type ManagedQueue } from '../amqp/management-api.js';
 import { allRoutes, type RouteTopology } from '../amqp/topology.js';
 import type { LockRow, RunRow } from '../recordstore/record-store.js';
+import { syncViews, type SyncView } from '../sync/sync-states.js';
 import type { JobContext } from './job-context.js';
 
 export interface QueueStatus {
@@ -22,6 +23,8 @@ export interface StatusReport {
   oldestPendingOutboxAgeSeconds: number | null;
   lastRuns: RunRow[];
   locks: LockRow[];
+  /** The configured synchronizations as `exchange sync status` shows them (a failed one is also a failed run). */
+  syncs: SyncView[];
   /** The outbox threshold this report was checked against (flag, else config `status.maxOutboxAgeSeconds`). */
   maxOutboxAgeSeconds: number;
   /** What a monitoring check alerts on; empty when nothing is stuck. */
@@ -76,6 +79,7 @@ export async function status(context: JobContext, options: StatusOptions = {}): 
     oldestPendingOutboxAgeSeconds: ageMs === null ? null : Math.round(ageMs / 1000),
     lastRuns: await store.listRuns(10),
     locks: await store.heldLocks(),
+    syncs: await syncViews(context),
     maxOutboxAgeSeconds,
     problems,
   };

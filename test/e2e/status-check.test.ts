@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
@@ -133,6 +134,35 @@ describe('exchange status as a monitoring check', () => {
     const fine = await cli('status', '--json');
     expect(fine.code, fine.stderr).toBe(0);
     expect(fine.json[0]).toMatchObject({ problems: [], exitCode: 0, pendingOutbox: 0 });
+  });
+
+  it('shows each synchronization with its state, and a failed sync as a failed run', async () => {
+    // A port nothing listens on: the CBR cannot be reached, so the sync fails with 69 and keeps the error.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const { cli } = await tenantSetup({ syncs: {
+      cbr: { provider: 'cbr-rates', schedule: '1d', settings: { url: `http://127.0.0.1:${port}/scripts/XML_daily.asp`, daysBack: 1, timeoutMs: 2000 } },
+      odata: { provider: 'cbr-rates', schedule: '1h', enabled: false, settings: { url: `http://127.0.0.1:${port}/other`, daysBack: 1 } },
+    } });
+    const before = await cli('status', '--json');
+    expect(before.code, before.stderr).toBe(0);
+    expect((before.json[0] as unknown as { syncs: unknown[] }).syncs).toEqual([
+      expect.objectContaining({ name: 'cbr', provider: 'cbr-rates', enabled: true, status: 'never run', cursor: null, error: null }),
+      expect.objectContaining({ name: 'odata', enabled: false, status: 'never run' }),
+    ]);
+
+    const failed = await cli('sync', 'cbr');
+    expect(failed.code).toBe(69);
+    const after = await cli('status', '--json');
+    expect(after.code).toBe(1);
+    const report = after.json[0] as unknown as StatusJson & { syncs: Array<Record<string, unknown>> };
+    expect(report.syncs[0]).toMatchObject({ name: 'cbr', status: 'error', error: expect.stringContaining(`127.0.0.1:${port}`) });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'failed-run', command: 'sync:cbr' })]);
+    const text = await cli('status');
+    expect(text.stdout).toMatch(new RegExp(`^sync cbr \\(cbr-rates\\): error, cursor none, last finished \\S+: .*127\\.0\\.0\\.1:${port}`, 'm'));
+    expect(text.stdout).toMatch(/^sync odata \(cbr-rates\): disabled, never run, cursor none$/m);
   });
 
   it('a closed stdout is the reader going away: status exits with its own outcome, nothing about EPIPE', async () => {

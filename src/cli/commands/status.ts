@@ -6,7 +6,7 @@ import { printJson, printLine, printTable } from '../output.js';
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('a monitoring check: queue depths (ready, unacked with amqp.managementUrl, retry, dlq), consumers, pending outbox, last runs, held locks; exit 1 and a "problem:" line each when a dlq holds messages, an outbox event is too old or the last run of a command failed')
+    .description('a monitoring check: queue depths (ready, unacked with amqp.managementUrl, retry, dlq), consumers, pending outbox, last runs, held locks, synchronizations; exit 1 and a "problem:" line each when a dlq holds messages, an outbox event is too old or the last run of a command failed')
     .option('--max-outbox-age <seconds>', 'a pending outbox event older than this is a problem (default: config status.maxOutboxAgeSeconds, 300)', parseCount)
     .action(async (_options, command: Command) => {
       await withContext(command, async (context, mode, options) => {
@@ -27,6 +27,9 @@ export function registerStatusCommand(program: Command): void {
         printTable(['queue', 'ready', 'unacked', 'consumers', 'retry', 'dlq'], report.queues.map((q) => [q.queue, show(q.ready), unacked(q), show(q.consumers), show(q.retry), show(q.dlq)]));
         printLine(`outbox: ${report.pendingOutbox} pending${report.oldestPendingOutboxAt ? `, the oldest since ${report.oldestPendingOutboxAt} (${report.oldestPendingOutboxAgeSeconds} s): run \`exchange publish --outbox\`` : ''}`);
         for (const lock of report.locks) printLine(`lock ${lock.name}: held by ${lock.lockedBy} until ${lock.lockUntil}`);
+        for (const sync of report.syncs) {
+          printLine(`sync ${sync.name} (${sync.provider}): ${sync.enabled ? sync.status : `disabled, ${sync.status}`}, cursor ${sync.cursor ?? 'none'}${sync.finishedAt ? `, last finished ${sync.finishedAt}` : ''}${sync.error ? `: ${sync.error}` : ''}`);
+        }
         for (const run of report.lastRuns.slice(0, 5)) printLine(`run ${run.id} ${run.command} ${run.startedAt} ${run.status}${run.error ? `: ${run.error}` : ''}`);
         return exitCode;
       });
