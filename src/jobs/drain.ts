@@ -1,4 +1,4 @@
-import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { BoundedConsumer } from '../amqp/bounded-consumer.js';
 import { declareTopology } from '../amqp/declare-topology.js';
 import { FailureRouter } from '../amqp/failure-router.js';
@@ -24,7 +24,13 @@ export interface DrainOptions {
   limit: number;
   batchSize: number;
   prefetch: number;
+  /**
+   * Stop when nothing arrives for this long. Unless `waitForMore`, a run stops sooner: as soon as everything
+   * delivered is settled and a passive declare says the queue has no ready message (it is known to be empty).
+   */
   idleMs: number;
+  /** `--idle-ms` given: keep consuming until nothing arrives for idleMs, even when the queue looks empty. */
+  waitForMore?: boolean;
   dryRun: boolean;
   exclusive: boolean;
   /** Aborted on SIGINT/SIGTERM: stop taking messages, finish the ones in hand. */
@@ -35,6 +41,11 @@ export interface DrainOptions {
 
 /** How long a partial batch waits for more messages before it is written anyway. */
 const lingerMs = 15;
+/**
+ * How long an empty inbox waits for a delivery before the queue is asked whether it is empty. While messages
+ * flow, the next delivery comes well within this, so the passive declare runs about once at the end.
+ */
+const emptyCheckAfterMs = 20;
 
 /** Drains the type's queues into their sinks (DESIGN §2): at-least-once, acked only after the write. */
 export async function drain(context: JobContext, options: DrainOptions): Promise<Summary> {
@@ -67,6 +78,8 @@ class RouteDrain {
   /** The counts when this route started (they add up over the type's routes), and its depth then: the progress bar's total. */
   private before = emptyCounts();
   private total: number | null = null;
+  /** Messages of this route whose batch is done (settled, or, in a dry run, looked at). */
+  private handled = 0;
 
   constructor(
     private readonly context: JobContext,
@@ -114,18 +127,36 @@ class RouteDrain {
         if (consumer.limitReached) stopConsuming();
       }, () => this.inbox.close());
       if (this.options.signal?.aborted) stopConsuming();
-      for (;;) {
-        const batch = await this.inbox.take(this.options.batchSize, lingerMs, this.options.idleMs);
-        if (batch.length > 0) {
-          if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
-          await this.process(batch, router, consumer);
-          continue;
+      const depth = new DepthProbe(connection, this.route.queue);
+      try {
+        let lastArrival = performance.now();
+        for (;;) {
+          const idleLeft = Math.max(0, this.options.idleMs - (performance.now() - lastArrival));
+          const stopWhenEmpty = !this.options.waitForMore && consumer.active;
+          const batch = await this.inbox.take(this.options.batchSize, lingerMs, stopWhenEmpty ? Math.min(idleLeft, emptyCheckAfterMs) : idleLeft);
+          if (batch.length > 0) {
+            if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
+            await this.process(batch, router, consumer);
+            lastArrival = performance.now();
+            continue;
+          }
+          if (this.inbox.isClosed) break;
+          const idleFor = performance.now() - lastArrival;
+          if (idleFor < this.options.idleMs) {
+            // Known to be empty: nothing of ours is pending and the broker holds no ready message. Whatever it
+            // delivered before that answer arrives before cancel-ok, and is taken below like any other batch.
+            // A dry run holds what it read: once its window is full, nothing more can come.
+            const windowFull = this.options.dryRun && consumer.receivedCount >= consumer.prefetch;
+            if (!stopWhenEmpty || !this.allHandled(consumer) || (!windowFull && (await depth.ready()) !== 0)) continue;
+            this.context.reporter.debug(`${this.route.queue}: ${windowFull ? 'dry run window full' : 'empty'}, stopping`);
+          } else {
+            this.context.reporter.debug(`${this.route.queue}: nothing for ${this.options.idleMs} ms, stopping`);
+          }
+          stopConsuming();
+          await consumer.stop();
         }
-        if (this.inbox.isClosed) break;
-        // Idle: stop the consumer, then take what arrived before cancel-ok.
-        this.context.reporter.debug(`${this.route.queue}: nothing for ${this.options.idleMs} ms, stopping`);
-        stopConsuming();
-        await consumer.stop();
+      } finally {
+        await depth.close();
       }
       this.context.reporter.progress(null);
       if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
@@ -164,6 +195,7 @@ class RouteDrain {
     });
 
     if (this.options.dryRun) {
+      this.handled += batch.length;
       this.counts.deadLettered += failures.length;
       for (const failure of failures) this.context.reporter.warn(`${this.route.queue}: ${failure.message.properties.messageId ?? '(no message-id)'} would be dead-lettered: ${failure.reason}`);
       return;
@@ -189,12 +221,18 @@ class RouteDrain {
     }
     if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
     consumer.settle(batch);
+    this.handled += batch.length;
     this.context.reporter.event({ event: 'batch', queue: this.route.queue, size: batch.length, read: this.counts.read });
     const own = (key: keyof Counts) => this.counts[key] - this.before[key];
     this.context.reporter.progress({
       label: this.route.queue, done: own('read'), total: this.total, unit: 'messages',
       detail: `${own('written')} written, ${own('retried')} retried, ${own('deadLettered')} dead-lettered`,
     });
+  }
+
+  /** Every message delivered so far has been through its batch (settled, or looked at in a dry run). */
+  private allHandled(consumer: BoundedConsumer): boolean {
+    return this.inbox.size === 0 && this.handled === consumer.receivedCount;
   }
 
   private async writeToSink(envelopes: Envelope[]): Promise<SinkItemResult[]> {
@@ -207,6 +245,38 @@ class RouteDrain {
       const reason = (error as Error).message ?? String(error);
       return envelopes.map(() => ({ status: 'retry' as const, reason, code: 'SINK_ERROR' }));
     }
+  }
+}
+
+/**
+ * Asks the queue for its ready messages (a passive declare) on a channel of its own, opened on first use. A
+ * failed declare (a deleted queue closes the channel) answers undefined: the run then ends by --idle-ms.
+ */
+class DepthProbe {
+  private channel?: Promise<Channel | undefined>;
+  private failed = false;
+
+  constructor(private readonly connection: ChannelModel, private readonly queue: string) {}
+
+  async ready(): Promise<number | undefined> {
+    if (this.failed) return undefined;
+    this.channel ??= this.connection.createChannel().then((channel) => {
+      channel.on('error', () => { this.failed = true; });
+      return channel;
+    }, () => undefined);
+    const channel = await this.channel;
+    if (!channel) { this.failed = true; return undefined; }
+    try {
+      return (await channel.checkQueue(this.queue)).messageCount;
+    } catch {
+      this.failed = true;
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    const channel = await this.channel;
+    if (channel && !this.failed) await channel.close().catch(() => undefined);
   }
 }
 

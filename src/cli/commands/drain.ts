@@ -14,7 +14,7 @@ export function registerDrainCommands(program: Command): void {
       .option('--batch-size <n>', 'sink write size, 1–10000 (default: drain.batchSize, 200)', parseInRange(1, 10_000))
       .option('--prefetch <n>', 'unacked messages the broker may send ahead, 1–65535 (default: amqp.prefetch, 500)', parseInRange(1, 65_535))
       .option('--sink <name>', 'drain only the route to this sink')
-      .option('--idle-ms <n>', 'stop when nothing arrives for this long (default: drain.idleMs, 1000)', parsePositive)
+      .option('--idle-ms <n>', 'wait for more: stop only when nothing arrives for this long (default: stop once the queue is empty and everything read is written, or after drain.idleMs, 1000, without a delivery)', parsePositive)
       .option('--exclusive', 'take a lock so that two runs never overlap (exit 75 if held)')
       .action(async (_options, command: Command) => {
         await withContext(command, async (context, mode, options) => {
@@ -26,6 +26,8 @@ export function registerDrainCommands(program: Command): void {
             batchSize: (options.batchSize as number | undefined) ?? context.config.drain.batchSize,
             prefetch: (options.prefetch as number | undefined) ?? context.config.amqp.prefetch,
             idleMs: (options.idleMs as number | undefined) ?? context.config.drain.idleMs,
+            // The flag asks to wait for more; without it a run ends as soon as the queue is known to be empty.
+            waitForMore: options.idleMs !== undefined,
             dryRun: Boolean(options.dryRun),
             exclusive: Boolean(options.exclusive),
             signal: shutdownSignal(),
