@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The chaos suite stops the broker and raises alarms: it runs alone (`npm run test:chaos`).
-    exclude: ['test/chaos/**', 'node_modules/**'],
+    // The cluster suite starts RabbitMQ nodes of its own: it runs alone too (`npm run test:cluster`).
+    exclude: ['test/chaos/**', 'test/cluster/**', 'node_modules/**'],
     pool: 'forks',
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
