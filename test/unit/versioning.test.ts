@@ -80,6 +80,33 @@ describe('versionKey: the sort key the store compares in SQL', () => {
   });
 });
 
+describe('versionKey: only whole, well-formed times are times', () => {
+  // Under `npm run test:mutation` the process runs in Asia/Tokyo (vitest.unit.config.ts): a zone-less time read
+  // as local time instead of UTC would land nine hours early.
+  it('a zone-less time of any accepted shape is read as UTC, never in the process zone', () => {
+    expect(versionKey('2026-11-22 10:15')).toBe('t:2026-11-22T10:15:00.000Z');
+    expect(versionKey('2026-11-22T10:15:30')).toBe('t:2026-11-22T10:15:30.000Z');
+    expect(versionKey('2026-11-22 10:15:30.55')).toBe('t:2026-11-22T10:15:30.550Z');
+  });
+
+  it('one digit where the canonical form has two, or letters where it has digits, is text', () => {
+    for (const text of [
+      '2026-11-22T1:15:00.000Z', '2026-11-22T10:1:00.000Z', '2026-11-22T10:15:0.000Z', '2026-1-22T10:15:00.000Z', '2026-11-2T10:15:00.000Z',
+      '2-11-22T10:15:00.000Z', 'abcd-11-22T10:15:00.000Z', '2026-ab-22T10:15:00.000Z', '2026-11-abT10:15:00.000Z', '2026-11-22Tab:15:00.000Z',
+      '2026-11-22T10:ab:00.000Z', '2026-11-22T10:15:ab.000Z', '2026-11-22T10:15:00.abcZ',
+    ]) {
+      expect(versionKey(text), text).toBe(`s:${text}`);
+    }
+  });
+
+  it('text that a lenient date parser would read as a time stays text', () => {
+    expect(versionKey('Nov 22 2026')).toBe('s:Nov 22 2026');
+    expect(versionKey('x 2026-11-22')).toBe('s:x 2026-11-22');
+    expect(versionKey('2026-11-2 10:15')).toBe('s:2026-11-2 10:15');
+    expect(versionKey('2026-11-22/2026-11-23 10:15')).toBe('s:2026-11-22/2026-11-23 10:15');
+  });
+});
+
 describe('compareVersions', () => {
   it('answers -1, 0 or 1 by the instant or the number, not by the text', () => {
     expect(compareVersions('2026-11-22T12:00:00+03:00', '2026-11-22T10:00:00Z')).toBe(-1);

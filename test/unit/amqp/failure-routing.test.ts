@@ -53,6 +53,7 @@ describe('failure headers (DESIGN §5)', () => {
     expect(count(null)).toBe(0);
     expect(count(-2)).toBe(0);
     expect(count(0)).toBe(0);
+    expect(count(-0)).toBe(0);
     expect(count('x')).toBe(0);
     expect(count(Number.POSITIVE_INFINITY)).toBe(0);
     expect(count(true)).toBe(1);

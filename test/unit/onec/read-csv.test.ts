@@ -173,3 +173,123 @@ describe('detectFileKind', () => {
     await expect(detectFileKind(path.join(tmp, 'missing.csv'))).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 });
+
+describe('readOneCCsv, column by column', () => {
+  it('takes the delimiter used most on the header line, outside quotes, the first of a tie, ";" when there is none', async () => {
+    const tab = await readAll(writeTmp('tab.csv', 'Ид\tНаименование\n1\tСтол\n'), { type: 'product', version: '1' });
+    expect(tab.format.delimiter).toBe('\t');
+    expect(tab.records[0].data).toEqual({ name: 'Стол' });
+    const single = await readAll(writeTmp('single.csv', 'Ид\n7\n'), { type: 'product', version: '1' });
+    expect(single.format.delimiter).toBe(';');
+    expect(single.records.map((r) => r.id)).toEqual(['7']);
+    // Commas inside a quoted header do not count: ';' is the delimiter here.
+    const quoted = await readAll(writeTmp('quoted.csv', 'Ид;"Цена, руб., с НДС, за шт."\n1;5\n'), { type: 'product', version: '1', mapping: { 'Цена, руб., с НДС, за шт.': 'price' } });
+    expect(quoted.format.delimiter).toBe(';');
+    expect(quoted.records[0].data).toEqual({ prices: [{ typeId: null, type: null, value: 5, currency: null }] });
+    const tie = await readAll(writeTmp('tie.csv', 'Ид;Наименование,Код\n1;Стол,2\n'), { type: 'product', version: '1' });
+    expect(tie.format.delimiter).toBe(';');
+    expect(tie.records.map((r) => [r.id, r.data])).toEqual([['1', {}]]);
+    // Only the header line counts: the rows below may hold more of another character.
+    const rows = await readAll(writeTmp('rows.csv', 'Ид,Наименование\r\n1,a;b;c;d\r\n'), { type: 'product', version: '1' });
+    expect(rows.format).toEqual({ encoding: 'utf-8', delimiter: ',' });
+    expect(rows.records[0].data).toEqual({ name: 'a;b;c;d' });
+  });
+
+  it('reads nothing from an empty file or a header alone, and says no format for an empty one', async () => {
+    let told = false;
+    const empty = writeTmp('empty.csv', '');
+    const records: OneCRecord[] = [];
+    for await (const record of readOneCCsv(empty, { type: 'user', onFormat: () => (told = true) })) records.push(record);
+    expect(records).toEqual([]);
+    expect(told).toBe(false);
+    expect((await readAll(writeTmp('header.csv', 'Ид;Наименование\n'), { type: 'user' })).records).toEqual([]);
+  });
+
+  it('tells the bytes read, up to the size of the file', async () => {
+    const file = csv('products-win1251-comma.csv');
+    const seen: number[] = [];
+    for await (const _ of readOneCCsv(file, { type: 'product', onBytes: (n) => seen.push(n) })) void _;
+    expect(seen.at(-1)).toBe(fs.statSync(file).size);
+  });
+
+  it('prefers Ид over Код as the id, keeps Код as data, trims cells and skips empty and unmapped ones', async () => {
+    const file = writeTmp('ids.csv', 'Код;Ид;Наименование;Комментарий;ИНН\n K-1 ; guid-1 ;  Стол  ;что угодно;\nK-2;;Стул;;7707083893\n');
+    const { records } = await readAll(file, { type: 'user', version: '5' });
+    expect(records.map((r) => [r.id, r.version, r.op, r.data, r.source.line])).toEqual([
+      ['guid-1', '5', 'upsert', { code: 'K-1', name: 'Стол' }, 2],
+      ['K-2', '5', 'upsert', { code: 'K-2', name: 'Стул', inn: '7707083893' }, 3],
+    ]);
+  });
+
+  it('matches headers whatever their case, ё, spaces, dots or underscores, and a mapping the same way', async () => {
+    const file = writeTmp('headers.csv', 'ИД;НАИМЕНОВАНИЕ;Полное_Наименование;Электронная.почта;Дата  изменения;Пометка_удаления;КЛИЕНТ ИНН\n1;Стол;ООО Стол;a@b.ru;000042;ложь;7707083893\n');
+    const { records } = await readAll(file, { type: 'user', mapping: { 'клиент  инн': 'inn' } });
+    expect(records.map((r) => [r.id, r.version, r.op, r.data])).toEqual([['1', '000042', 'upsert', { name: 'Стол', fullName: 'ООО Стол', email: 'a@b.ru', inn: '7707083893' }]]);
+  });
+
+  it('marks a row deleted by its Пометка удаления: the record is a delete and says so', async () => {
+    const file = writeTmp('deleted.csv', 'Ид;Наименование;Пометка удаления\n1;Стол;Истина\n2;Стул;0\n');
+    const { records } = await readAll(file, { type: 'product', version: '1' });
+    expect(records.map((r) => [r.id, r.op, r.data])).toEqual([
+      ['1', 'delete', { name: 'Стол', deleted: true }],
+      ['2', 'upsert', { name: 'Стул' }],
+    ]);
+  });
+
+  it('turns a date version into canonical UTC read in import.timeZone, and keeps a counter as written', async () => {
+    const file = writeTmp('versions.csv', 'Ид;Наименование;Версия\n1;A;02.02.2024 10:15\n2;B;2024-02-02\n3;C;000123\n4;D;v7\n');
+    const moscow = await readAll(file, { type: 'user' });
+    expect(moscow.records.map((r) => r.version)).toEqual(['2024-02-02T07:15:00.000Z', '2024-02-01T21:00:00.000Z', '000123', 'v7']);
+    const utc = await readAll(file, { type: 'user', timeZone: 'UTC' });
+    expect(utc.records.map((r) => r.version)).toEqual(['2024-02-02T10:15:00.000Z', '2024-02-02T00:00:00.000Z', '000123', 'v7']);
+    // A version column wins over the version given for the file.
+    const given = await readAll(file, { type: 'user', version: '2000-01-01T00:00:00.000Z', timeZone: 'UTC' });
+    expect(given.records[0].version).toBe('2024-02-02T10:15:00.000Z');
+  });
+
+  it('reads a date column in import.timeZone, order ids as a list, and amounts as numbers', async () => {
+    const file = writeTmp('docs.csv', 'Ид;Дата;Заказ;Сумма;Валюта\nd1;30.06.2015 16:36;З-1, З-2,З-3;1 000,5;RUB\n');
+    const { records } = await readAll(file, { type: 'mutualsettlements', version: '1', timeZone: 'Asia/Kolkata' });
+    expect(records[0].data).toEqual({ date: '2015-06-30T16:36:00+05:30', orderIds: ['З-1', 'З-2', 'З-3'], amount: 1000.5, currency: 'RUB' });
+  });
+
+  it('puts a product\'s price into prices[0], with its currency or none, and drops a currency without a price', async () => {
+    const file = writeTmp('prices.csv', 'Ид;Цена;Валюта;Остаток\n1;10,5;USD;3\n2;7;;\n3;;EUR;\n');
+    const { records } = await readAll(file, { type: 'product', version: '1' });
+    expect(records.map((r) => r.data)).toEqual([
+      { prices: [{ typeId: null, type: null, value: 10.5, currency: 'USD' }], stock: 3 },
+      { prices: [{ typeId: null, type: null, value: 7, currency: null }] },
+      {},
+    ]);
+  });
+
+  it('refuses a row without an id, and a user without a name, naming file and line', async () => {
+    const noId = writeTmp('rowid.csv', 'Ид;Код;Наименование\n1;;Стол\n;;Стул\n');
+    const idError = await readError(noId, { type: 'product', version: '1' });
+    expect(idError.message).toBe(`${noId}:3:1: the row has no id (Ид/Код is empty)`);
+    expect(idError.code).toBe('BAD_INPUT');
+    expect(idError.hint).toBe('fix the row or the header mapping and run again; nothing from this file was imported');
+    const noName = writeTmp('noname.csv', 'Ид;Наименование;ИНН\n1;Стол;1\n2;;7707083893\n');
+    expect((await readError(noName, { type: 'user', version: '1' })).message).toBe(`${noName}:3:1: the row has no name (Наименование is empty)`);
+    // A product needs no name.
+    expect((await readAll(writeTmp('product-noname.csv', 'Ид;Наименование\n1;\n'), { type: 'product', version: '1' })).records[0].data).toEqual({});
+  });
+
+  it('names the header line and the id columns it needs when there is no id column', async () => {
+    const file = writeTmp('noid2.csv', 'Наименование;Цена\nСтол;1\n');
+    const error = await readError(file, { type: 'product' });
+    expect(error.message).toBe(`${file}:1:1: no id column in the header (Наименование;Цена)`);
+    expect(error.hint).toBe('the header needs an Ид, Идентификатор or Код column, or a mapping for the one that holds the id');
+    // A mapping can name the id column, or a column for the code.
+    expect((await readAll(writeTmp('mapped-code.csv', 'Артикул клиента;Наименование\nA-1;Стол\n'), { type: 'product', version: '1', mapping: { 'Артикул клиента': 'code' } })).records.map((r) => r.id)).toEqual(['A-1']);
+  });
+
+  it('wraps a parse error with the file, the line, the hint and the cause', async () => {
+    const file = writeTmp('short2.csv', 'Ид;Наименование;Цена\n1;Стол;1\n2;Стул\n');
+    const error = await readError(file, { type: 'product', version: '1' });
+    expect(error.code).toBe('BAD_INPUT');
+    expect(error.message.startsWith(`${file}:3: `)).toBe(true);
+    expect(error.hint).toBe('fix the row or the header mapping and run again; nothing from this file was imported');
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+});
