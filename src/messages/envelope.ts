@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { entityTypes, type EntityType } from './entity-types.js';
+import { fastEnvelope, isValidUserData } from './envelope-fast-path.js';
 
 /**
  * The one schema module for messages (DESIGN §6). Entities are loose objects: the named fields
@@ -121,14 +122,26 @@ export function parseEnvelope(body: Buffer | string, expectedType?: EntityType):
 }
 
 export function validateEnvelope(raw: unknown, expectedType?: EntityType): ParseResult {
+  // A valid envelope without zod (same verdict, same output); anything else is judged, and worded, by the schema.
+  const fast = fastEnvelope(raw) as Envelope | undefined;
+  return fast ? checkEnvelope(fast, expectedType, true) : validateEnvelopeBySchema(raw, expectedType);
+}
+
+/** validateEnvelope by the zod schemas alone: the verdict and the error text of every case. */
+export function validateEnvelopeBySchema(raw: unknown, expectedType?: EntityType): ParseResult {
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, code: 'SCHEMA_VIOLATION', reason: formatIssues(parsed.error.issues) };
-  const envelope = parsed.data as Envelope;
+  return checkEnvelope(parsed.data as Envelope, expectedType, false);
+}
+
+/** The checks past the envelope's own shape: the queue's type, data for an upsert, the type's data schema. */
+function checkEnvelope(envelope: Envelope, expectedType: EntityType | undefined, fast: boolean): ParseResult {
   if (expectedType && envelope.type !== expectedType) {
     return { ok: false, code: 'WRONG_TYPE', reason: `message of type "${envelope.type}" on a "${expectedType}" queue` };
   }
   if (envelope.op === 'upsert') {
     if (!envelope.data) return { ok: false, code: 'SCHEMA_VIOLATION', reason: 'data: required for an upsert' };
+    if (fast && envelope.type === 'user' && isValidUserData(envelope.data)) return { ok: true, envelope };
     const data = entityDataSchemas[envelope.type].safeParse(envelope.data);
     if (!data.success) return { ok: false, code: 'SCHEMA_VIOLATION', reason: formatIssues(data.error.issues, 'data') };
     // The data stays as it came (zod's copy would put schema keys first): the content hash of the

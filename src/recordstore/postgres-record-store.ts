@@ -6,7 +6,7 @@ import { migrations } from './migrations.js';
 import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, SyncStatePatch, SyncStateRow, WriteOutcome } from './record-store.js';
 import { syncStateColumns, toSyncState } from './sync-state-columns.js';
 import { groupLinks } from './group-links.js';
-import { planBatch, recordKey, type ExistingRow } from './versioning.js';
+import { planBatch, planPrepared, prepareRows, recordKey, type ExistingRow, type PlannedRow } from './versioning.js';
 
 type Row = Record<string, unknown>;
 const retryableSqlStates = new Set(['40P01', '40001']);
@@ -66,6 +66,10 @@ export class PostgresRecordStore implements RecordStore {
 
   async writeBatch(writes: RecordWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return [];
+    // A drain's batch (no change events, each record once, not inside an import's transaction): one statement.
+    if (!this.inTransaction && writes.every((w) => !w.outboxMessage) && new Set(writes.map((w) => recordKey(w.type, w.id))).size === writes.length) {
+      return this.writeInOneStatement(writes);
+    }
     return this.withClient(async (client) => {
       const keys = [...new Map(writes.map((w) => [recordKey(w.type, w.id), w])).values()];
       const found = await client.query(
@@ -111,6 +115,43 @@ export class PostgresRecordStore implements RecordStore {
       }
       return outcomes;
     });
+  }
+
+  /**
+   * The same batch as the locking path below, as one statement in its own transaction: one round trip instead of
+   * four (BEGIN, the locking lookup, the upsert, COMMIT). It keeps every guarantee of that path:
+   * - `old` locks the stored rows of the batch in key order (FOR UPDATE) and reads them as they are now; the
+   *   insert's input is sorted, so `old` is complete (every lock taken) before the first row is written;
+   * - a row is written only if it is new, or newer (the version guard, in the WHERE and in ON CONFLICT again)
+   *   and not the same version with the same content hash; outcomes are planned from `old` by planPrepared,
+   *   exactly as the other path plans them from its lookup;
+   * - a row that was not there when locked but is not inserted either (another writer inserted it first) fails
+   *   the whole statement: an impossible cast names it, PostgreSQL rolls everything back, and the batch is
+   *   planned again against what is there now, as InsertRaceLost does on the other path.
+   * Nothing is acked before this returns, and it returns after the commit.
+   */
+  private async writeInOneStatement(writes: RecordWrite[]): Promise<WriteOutcome[]> {
+    const prepared = prepareRows(writes);
+    const params = [
+      prepared.map((r) => r.write.type), prepared.map((r) => r.write.id), prepared.map((r) => r.write.version),
+      prepared.map((r) => r.versionKey), prepared.map((r) => r.hash), prepared.map((r) => r.json),
+      prepared.map((r) => r.write.op === 'delete'), prepared.map((r) => (r.write.meta ? JSON.stringify(r.write.meta) : null)),
+    ];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { rows } = await (this.pool as pg.Pool).query(writeInOneStatementSql, params);
+        const existing = new Map<string, ExistingRow>();
+        for (const row of rows as Row[]) {
+          if (row.version_key !== null) existing.set(recordKey(String(row.type), String(row.id)), { versionKey: String(row.version_key), hash: String(row.hash) });
+        }
+        return planPrepared(prepared as PlannedRow[], existing).outcomes;
+      } catch (error) {
+        const state = (error as { code?: string }).code;
+        const raceLost = state === '22P02' && String((error as Error).message).includes(insertRaceMarker);
+        if (!raceLost && !(state !== undefined && retryableSqlStates.has(state))) throw error;
+        if (attempt >= 5) throw storeBusy(this.location, raceLost ? new InsertRaceLost(1) : error);
+      }
+    }
   }
 
   async get(type: EntityType, id: string): Promise<StoredRecord | undefined> {
@@ -293,6 +334,33 @@ export class PostgresRecordStore implements RecordStore {
     }
   }
 }
+
+const insertRaceMarker = 'exchange: inserted by another writer meanwhile';
+
+const writeInOneStatementSql = `
+  WITH t AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[])
+      AS t(type, id, version, version_key, hash, data, deleted, meta)
+  ),
+  old AS (
+    SELECT r.type, r.id, r.version_key, r.hash FROM records r
+    WHERE (r.type, r.id) IN (SELECT type, id FROM t) ORDER BY r.type, r.id FOR UPDATE
+  ),
+  up AS (
+    INSERT INTO records (type, id, version, version_key, hash, data, deleted, updated_at, meta)
+    SELECT t.type, t.id, t.version, t.version_key, t.hash, t.data::jsonb, t.deleted, now(), t.meta::jsonb
+    FROM t LEFT JOIN old ON old.type = t.type AND old.id = t.id
+    WHERE old.id IS NULL OR (t.version_key COLLATE "C" >= old.version_key AND NOT (t.version_key = old.version_key AND t.hash = old.hash))
+    ORDER BY t.type, t.id
+    ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, version_key = excluded.version_key,
+      hash = excluded.hash, data = excluded.data, deleted = excluded.deleted, updated_at = excluded.updated_at,
+      meta = COALESCE(excluded.meta, records.meta)
+    WHERE excluded.version_key >= records.version_key
+    RETURNING type, id, (xmax = 0) AS inserted
+  )
+  SELECT t.type, t.id, old.version_key, old.hash,
+    CASE WHEN old.id IS NULL AND up.inserted IS NOT TRUE THEN CAST('${insertRaceMarker}: ' || t.id AS integer) END AS race
+  FROM t LEFT JOIN old ON old.type = t.type AND old.id = t.id LEFT JOIN up ON up.type = t.type AND up.id = t.id`;
 
 /** Raised inside a batch that lost a first-insert race; rolled back and planned again like a serialization failure. */
 class InsertRaceLost extends Error {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RecordWrite, WriteOutcome } from './record-store.js';
 
 /**
@@ -45,7 +45,8 @@ export function serializeData(write: Pick<RecordWrite, 'op' | 'data'>): string |
 }
 
 export function contentHash(json: string | null): string {
-  return createHash('sha256').update(json ?? '\u0000deleted').digest('hex').slice(0, 32);
+  // The one-shot crypto.hash: the same SHA-256, without a Hash object per record (half the cost on a drain).
+  return hash('sha256', json ?? '\u0000deleted', 'hex').slice(0, 32);
 }
 
 export interface ExistingRow {
@@ -68,14 +69,26 @@ export interface PlannedRow {
  * Writes are judged in order, each against the state the earlier ones left.
  */
 export function planBatch(writes: RecordWrite[], existing: Map<string, ExistingRow>): { outcomes: WriteOutcome[]; rows: PlannedRow[] } {
-  const outcomes: WriteOutcome[] = new Array(writes.length);
+  return planPrepared(prepareRows(writes), existing);
+}
+
+/** Each write with its sort key, stored JSON and content hash, computed once (a store may need them before planning). */
+export function prepareRows(writes: RecordWrite[]): PlannedRow[] {
+  return writes.map((write) => {
+    const json = serializeData(write);
+    return { write, versionKey: versionKey(write.version), hash: contentHash(json), json, changed: true };
+  });
+}
+
+/** planBatch over rows from prepareRows (each is planned once: they are copied, not changed). */
+export function planPrepared(prepared: PlannedRow[], existing: Map<string, ExistingRow>): { outcomes: WriteOutcome[]; rows: PlannedRow[] } {
+  const outcomes: WriteOutcome[] = new Array(prepared.length);
   const current = new Map(existing);
   const planned = new Map<string, PlannedRow>();
-  for (let index = 0; index < writes.length; index++) {
-    const write = writes[index];
+  for (let index = 0; index < prepared.length; index++) {
+    const row: PlannedRow = { ...prepared[index] };
+    const { write } = row;
     const key = recordKey(write.type, write.id);
-    const json = serializeData(write);
-    const row: PlannedRow = { write, versionKey: versionKey(write.version), hash: contentHash(json), json, changed: true };
     const before = current.get(key);
     if (before && before.versionKey > row.versionKey) {
       outcomes[index] = 'stale';
