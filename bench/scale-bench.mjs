@@ -10,6 +10,7 @@
 // process exits 0, the written counts add up to N, N rows in the store, the route's three queues empty.
 // Env:
 //   BENCH_N (100000)  BENCH_PREFETCH (500)  BENCH_BATCH_SIZE (200)  BENCH_PROCESSES (1,2,3)
+//   BENCH_REPEAT (3: rounds of every process count, interleaved; the table shows the median and the range)
 //   BENCH_TARGETS (single,cluster)  BENCH_AMQP_URL (amqp://guest:guest@127.0.0.1:5672)
 //   BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test)  BENCH_TIMEOUT_S (whole run)
 import { execFile } from 'node:child_process';
@@ -33,13 +34,14 @@ const BATCH = intEnv('BENCH_BATCH_SIZE', 200);
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PROCESSES = (process.env.BENCH_PROCESSES ?? '1,2,3').split(',').map((s) => Number(s.trim()));
 for (const k of PROCESSES) if (!Number.isInteger(k) || k < 1 || k > 9) fail('BENCH_PROCESSES lists process counts from 1 to 9, e.g. 1,2,3');
+const REPEAT = intEnv('BENCH_REPEAT', 3);
 const TARGETS = (process.env.BENCH_TARGETS ?? 'single,cluster').split(',').map((s) => s.trim()).filter(Boolean);
 for (const t of TARGETS) if (!['single', 'cluster'].includes(t)) fail(`unknown target "${t}" in BENCH_TARGETS (single, cluster)`);
 const BODY_BYTES = 350;
 const PUBLISH_WINDOW = 2000;
 const FILL_TIMEOUT_MS = Math.max(60_000, N * 2);
 const DRAIN_TIMEOUT_MS = Math.max(60_000, N * 3);
-const TOTAL_TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', Math.max(900, Math.ceil((N * PROCESSES.length * TARGETS.length) / 150) + 600)) * 1000;
+const TOTAL_TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', Math.max(900, Math.ceil((N * PROCESSES.length * TARGETS.length * REPEAT) / 150) + 600)) * 1000;
 const clusterScript = path.join(root, 'scripts', 'cluster.sh');
 const run = promisify(execFile);
 
@@ -115,9 +117,9 @@ async function startCluster() {
 }
 
 /** One scenario: k processes drain N messages of a fresh tenant on `target`. */
-async function scenario(target, k, broker) {
-  const tenant = `scale${target[0]}${k}_${runTag}`;
-  const schema = `bench_scale_${target[0]}${k}_${runTag}`;
+async function scenario(target, k, round, broker) {
+  const tenant = `scale${target[0]}${k}r${round}_${runTag}`;
+  const schema = `bench_scale_${target[0]}${k}r${round}_${runTag}`;
   const recordStore = await pgSchema(schema);
   const configFile = path.join(tmpDir, `${tenant}.exchangerc.json`);
   fs.writeFileSync(configFile, JSON.stringify(target === 'cluster' ? { amqp: { quorumInitialGroupSize: 3 } } : {}));
@@ -168,23 +170,47 @@ async function clusterTopology(tenant) {
   return { config: configSchema.parse({ tenant, amqp: { quorumInitialGroupSize: 3 } }), topology };
 }
 
-function table(results) {
-  const headers = ['broker', 'processes', 'messages', 'seconds', 'msg/s', 'ratio to 1 process', 'CPU s (all processes)'];
-  const rows = results.map((r) => {
-    if (r.error) return [r.target, String(r.processes), String(N), '-', '-', '-', 'FAILED'];
-    const one = results.find((o) => o.target === r.target && o.processes === 1 && !o.error);
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+/** One row per broker and process count: the median of its rounds (a shared 2-core machine is noisy). */
+function summarize(results) {
+  const rows = [];
+  for (const target of TARGETS) {
+    for (const k of PROCESSES) {
+      const rounds = results.filter((r) => r.target === target && r.processes === k);
+      const ok = rounds.filter((r) => !r.error);
+      if (ok.length === 0) { rows.push({ target, processes: k, error: rounds[0]?.error ?? 'not run' }); continue; }
+      const rates = ok.map((r) => r.rate);
+      rows.push({ target, processes: k, rounds: ok.length, failed: rounds.length - ok.length, seconds: median(ok.map((r) => r.seconds)), rate: median(rates), min: Math.min(...rates), max: Math.max(...rates), cpuSeconds: median(ok.map((r) => r.cpuSeconds)) });
+    }
+  }
+  return rows;
+}
+
+function table(rows) {
+  const headers = ['broker', 'processes', 'messages', 'rounds', 'seconds', 'msg/s (median)', 'range msg/s', 'ratio to 1 process', 'CPU s (all processes)'];
+  const rate = (value) => Math.round(value).toLocaleString('en-US');
+  return formatTable(headers, rows.map((r) => {
+    const broker = r.target === 'single' ? 'single (5672)' : 'cluster (3 nodes)';
+    if (r.error) return [broker, String(r.processes), String(N), '0', '-', '-', '-', '-', 'FAILED'];
+    const one = rows.find((o) => o.target === r.target && o.processes === 1 && !o.error);
     return [
-      r.target === 'single' ? 'single (5672)' : 'cluster (3 nodes)', String(r.processes), String(N), r.seconds.toFixed(2),
-      Math.round(r.rate).toLocaleString('en-US'), one ? `${(r.rate / one.rate).toFixed(2)} ×` : '-', r.cpuSeconds ? r.cpuSeconds.toFixed(1) : '',
+      broker, String(r.processes), String(N), `${r.rounds}${r.failed ? ` (+${r.failed} failed)` : ''}`, r.seconds.toFixed(2), rate(r.rate), `${rate(r.min)}–${rate(r.max)}`,
+      one ? `${(r.rate / one.rate).toFixed(2)} ×` : '-', r.cpuSeconds ? r.cpuSeconds.toFixed(1) : '',
     ];
-  });
-  return formatTable(headers, rows);
+  }));
 }
 
 async function main() {
   requireDist('npm run bench:scale');
   tmpDir = makeTempDir('scale-bench');
   const cores = os.availableParallelism();
+  // Other work on the machine shows in the figures: the load before and after is printed with them.
+  const loadBefore = os.loadavg()[0];
   const results = [];
   let serverVersion = '?';
   for (const target of TARGETS) {
@@ -196,12 +222,15 @@ async function main() {
     } else {
       broker = await startCluster();
     }
-    for (const k of PROCESSES) {
-      try {
-        results.push(await scenario(target, k, broker));
-      } catch (error) {
-        log(`${target} ${k}: FAILED: ${error.message}`);
-        results.push({ target, processes: k, error: error.message });
+    // Rounds interleave the process counts, so that a burst of load from elsewhere does not land on one count only.
+    for (let round = 1; round <= REPEAT; round++) {
+      for (const k of PROCESSES) {
+        try {
+          results.push({ round, ...(await scenario(target, k, round, broker)) });
+        } catch (error) {
+          log(`${target} ${k} round ${round}: FAILED: ${error.message}`);
+          results.push({ target, processes: k, round, error: error.message });
+        }
       }
     }
     if (target === 'cluster') {
@@ -209,15 +238,16 @@ async function main() {
       await run(clusterScript, ['stop'], { timeout: 240_000 }).catch((error) => log(`stopping the cluster: ${error.message}`));
     }
   }
+  const rows = summarize(results);
   const report = [
     `Scale: ${N} user messages of ${BODY_BYTES} bytes drained into PostgreSQL by k processes started together (prefetch ${PREFETCH}, batch size ${BATCH})`,
-    `machine: ${cores} cores (os.availableParallelism()), ${Math.round(os.totalmem() / 2 ** 30)} GB; RabbitMQ ${serverVersion}; Node ${process.version}`,
+    `machine: ${cores} cores (os.availableParallelism()), ${Math.round(os.totalmem() / 2 ** 30)} GB; RabbitMQ ${serverVersion}; Node ${process.version}; load average (1 min) ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after`,
     '',
-    table(results),
+    table(rows),
     '',
   ].join('\n');
   process.stdout.write(report);
-  const file = writeResults('scale-bench', { n: N, prefetch: PREFETCH, batchSize: BATCH, cores, environment: environment(serverVersion), results });
+  const file = writeResults('scale-bench', { n: N, prefetch: PREFETCH, batchSize: BATCH, repeat: REPEAT, cores, environment: environment(serverVersion), rows, results });
   log(`results: ${path.relative(root, file)}`);
   return results.some((r) => r.error) ? 1 : 0;
 }
