@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gauge, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Gauge } from 'prom-client';
 import type { Reporter } from '../jobs/reporter.js';
 import { emptyCounts, type Counts, type Summary } from '../jobs/summary.js';
 
@@ -50,6 +51,8 @@ export class MetricsFile {
 
   async write(summaries: Summary[], exitCode: number): Promise<void> {
     const now = Date.now();
+    // Loaded here, not at start-up: only a run with --metrics-file writes one.
+    const { Gauge, Registry } = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
     const registry = new Registry();
     const gauge = (name: string, help: string, labelNames: string[]) => new Gauge({ name, help, labelNames, registers: [registry] });
     const counts = Object.fromEntries(Object.entries(countGauges).map(([key, { name, help }]) => [key, gauge(name, help, ['command', 'route'])])) as Record<keyof Counts, Gauge>;

@@ -1,5 +1,10 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
 import type { ProgressUpdate } from '../jobs/reporter.js';
+
+// Loaded when a bar is first drawn: a cron run (no terminal) never needs it, and every module costs start-up time.
+let loaded: typeof cliProgressModule | undefined;
+const cliProgress = () => (loaded ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule);
 
 /**
  * The terminal's progress line (cli-progress): count, rate, ETA and a bar where the total is known. One bar
@@ -8,7 +13,7 @@ import type { ProgressUpdate } from '../jobs/reporter.js';
  * does not reset them.
  */
 export class ProgressBar {
-  private bar?: cliProgress.SingleBar;
+  private bar?: cliProgressModule.SingleBar;
   private current?: ProgressUpdate | string;
   private started?: { label: string; at: number; done: number };
 
@@ -25,7 +30,7 @@ export class ProgressBar {
     this.current = update;
     const total = typeof update === 'string' ? 0 : knownTotal(update);
     if (!this.bar) {
-      this.bar = new cliProgress.SingleBar({
+      this.bar = new (cliProgress().SingleBar)({
         stream: this.stream,
         format: (options) => this.format(options),
         // Redrawn on a timer and on changes, at most 10 times a second; cleared (not left) when done.
@@ -58,7 +63,7 @@ export class ProgressBar {
     this.current = undefined;
   }
 
-  private format(options: cliProgress.Options): string {
+  private format(options: cliProgressModule.Options): string {
     const update = this.current;
     if (update === undefined || typeof update === 'string') return update ?? '';
     const total = knownTotal(update);
@@ -67,13 +72,13 @@ export class ProgressBar {
     const parts: string[] = [];
     if (total > 0) {
       const share = Math.min(update.done, total) / total;
-      parts.push(`${cliProgress.Format.BarFormat(share, options as never)} ${Math.floor(100 * share)}%`);
+      parts.push(`${cliProgress().Format.BarFormat(share, options as never)} ${Math.floor(100 * share)}%`);
       parts.push(update.unit === 'bytes' ? `${bytes(update.done)}/${bytes(total)}` : `${update.done}/${total} ${update.unit}`);
     } else {
       parts.push(update.unit === 'bytes' ? bytes(update.done) : `${update.done} ${update.unit}`);
     }
     parts.push(update.unit === 'bytes' ? `${bytes(rate)}/s` : `${Math.round(rate)} ${update.unit}/s`);
-    if (total > 0) parts.push(`ETA ${rate > 0 ? cliProgress.Format.TimeFormat(Math.round((total - Math.min(update.done, total)) / rate), options as never, 1).trim() : '?'}`);
+    if (total > 0) parts.push(`ETA ${rate > 0 ? cliProgress().Format.TimeFormat(Math.round((total - Math.min(update.done, total)) / rate), options as never, 1).trim() : '?'}`);
     if (update.detail) parts.push(update.detail);
     return `${update.label} ${parts.join(' | ')}`;
   }

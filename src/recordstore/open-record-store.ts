@@ -1,7 +1,5 @@
 import { ExchangeError } from '../errors.js';
-import { PostgresRecordStore } from './postgres-record-store.js';
 import type { RecordStore } from './record-store.js';
-import { SqliteRecordStore } from './sqlite-record-store.js';
 
 export interface OpenRecordStoreOptions {
   migrate?: boolean;
@@ -12,8 +10,9 @@ export interface OpenRecordStoreOptions {
 /** Opens the store a URL names and brings its schema up to date (migrations run on first use). */
 export async function openRecordStore(url: string, options: OpenRecordStoreOptions = {}): Promise<RecordStore> {
   let store: RecordStore;
-  if (url.startsWith('sqlite:')) store = SqliteRecordStore.open(url.slice('sqlite:'.length), { synchronous: options.sqliteSynchronous });
-  else if (/^postgres(ql)?:\/\//.test(url)) store = await PostgresRecordStore.open(url);
+  // Each engine's module (and its driver) is loaded only when a URL names it: start-up time of every command.
+  if (url.startsWith('sqlite:')) store = (await import('./sqlite-record-store.js')).SqliteRecordStore.open(url.slice('sqlite:'.length), { synchronous: options.sqliteSynchronous });
+  else if (/^postgres(ql)?:\/\//.test(url)) store = await (await import('./postgres-record-store.js')).PostgresRecordStore.open(url);
   else throw new ExchangeError('CONFIG', `unsupported record store URL: ${url}`, { details: ['recordStore.url: must be sqlite:<path> or postgres://…'] });
   if (options.migrate !== false) {
     try {

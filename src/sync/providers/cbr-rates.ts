@@ -1,5 +1,6 @@
-import { XMLParser } from 'fast-xml-parser';
-import iconv from 'iconv-lite';
+import { createRequire } from 'node:module';
+import type { XMLParser } from 'fast-xml-parser';
+import type iconvModule from 'iconv-lite';
 import { z } from 'zod';
 import { ExchangeError } from '../../errors.js';
 import type { SyncPage, SyncProvider, SyncRecord } from '../sync-provider.js';
@@ -73,13 +74,20 @@ async function fetchDay(settings: CbrRatesSettings, day: string): Promise<DayRat
   return parseDailyXml(decode(body, response.headers.get('content-type')), where);
 }
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, trimValues: true });
+// The XML parser and the decoder load on the first sync that needs them: the config loads this provider on every
+// command (its settings schema), and start-up time counts for every drain.
+const load = createRequire(import.meta.url);
+let xmlParser: XMLParser | undefined;
+const parser = () => (xmlParser ??= new (load('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser({
+  ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, trimValues: true,
+}));
+const iconv = () => load('iconv-lite') as typeof iconvModule;
 
 /** Exported for tests: the records of one XML_daily answer. */
 export function parseDailyXml(text: string, where = 'XML_daily'): DayRates {
   let document: Record<string, any>;
   try {
-    document = parser.parse(text);
+    document = parser().parse(text);
   } catch (error) {
     throw unavailable(`${where}: the answer is not XML (${(error as Error).message})${snippet(text)}`, error);
   }
@@ -110,8 +118,8 @@ export function parseDailyXml(text: string, where = 'XML_daily'): DayRates {
 function decode(body: Buffer, contentType: string | null): string {
   const head = body.toString('latin1', 0, 200);
   const declared = /<\?xml[^>]*encoding=["']([^"']+)["']/i.exec(head)?.[1] ?? /charset=([^;\s]+)/i.exec(contentType ?? '')?.[1] ?? 'utf-8';
-  const encoding = iconv.encodingExists(declared) ? declared : 'utf-8';
-  return iconv.decode(body, encoding);
+  const encoding = iconv().encodingExists(declared) ? declared : 'utf-8';
+  return iconv().decode(body, encoding);
 }
 
 function unavailable(message: string, cause?: unknown): ExchangeError {
