@@ -57,6 +57,8 @@ describe('parseOneCNumber: 1C writes commas, dots and grouped thousands', () => 
     expect(parseOneCNumber('-5')).toBe(-5);
     expect(parseOneCNumber('+5')).toBe(5);
     expect(parseOneCNumber('.5')).toBe(0.5);
+    expect(parseOneCNumber('.55')).toBe(0.55);
+    expect(parseOneCNumber('1e10')).toBe(1e10);
     expect(parseOneCNumber('5.')).toBe(5);
     expect(parseOneCNumber('1e3')).toBe(1000);
     expect(parseOneCNumber('1E-2')).toBe(0.01);
@@ -98,6 +100,7 @@ describe('parseOneCDate', () => {
     expect(parseOneCDate('2015-06-30 16:36')).toBe('2015-06-30T16:36:00+03:00');
     expect(parseOneCDate('2015-06-30T9:05:07')).toBe('2015-06-30T09:05:07+03:00');
     expect(parseOneCDate('30.06.2015 16:36:05')).toBe('2015-06-30T16:36:05+03:00');
+    expect(parseOneCDate('30.06.2015  16:36')).toBe('2015-06-30T16:36:00+03:00');
     expect(parseOneCDate('2015-06-30T16:36:00.5')).toBe('2015-06-30T16:36:00.500+03:00');
     expect(parseOneCDate('2015-06-30T16:36:00.123456')).toBe('2015-06-30T16:36:00.123+03:00');
     expect(parseOneCDate('2015-06-30T16:36:00.000')).toBe('2015-06-30T16:36:00+03:00');
@@ -121,6 +124,12 @@ describe('parseOneCDate', () => {
     expect(parseOneCDate('2015-06-30T16:36:00+14:00')).toBe('2015-06-30T16:36:00+14:00');
   });
 
+  it('takes the first of a wall time that happens twice in a zone east of UTC (clocks set back)', () => {
+    // Europe/Berlin, 2026-10-25: 03:00 CEST becomes 02:00 CET, so 02:30 is 00:30Z and again 01:30Z.
+    expect(parseOneCVersion('2026-10-25T02:30:00', 'Europe/Berlin')).toBe('2026-10-25T00:30:00.000Z');
+    expect(parseOneCDate('2026-10-25T02:30:00', undefined, 'Europe/Berlin')).toBe('2026-10-25T02:30:00+02:00');
+  });
+
   it('gives the offset of the zone it is told, east or west, with minutes', () => {
     expect(parseOneCDate('2015-06-30T12:00:00', undefined, 'UTC')).toBe('2015-06-30T12:00:00+00:00');
     expect(parseOneCDate('2015-06-30T12:00:00', undefined, 'Asia/Kolkata')).toBe('2015-06-30T12:00:00+05:30');
@@ -139,7 +148,9 @@ describe('parseOneCDate', () => {
   it('refuses dates and times that do not exist, and offsets beyond ±14:00', () => {
     for (const bad of [
       '31.02.2024', '2024-02-30', '2024-13-01', '2024-00-10', '2024-01-00', '2024-01-01T24:00:00', '2024-01-01T10:60:00', '2024-01-01T10:00:60',
-      '2024-01-01T10:00:00+15:00', '2024-01-01T10:00:00+05:60', '2023-02-29', 'garbage', '2024-01-01x', 'x2024-01-01', '01.01.2024x', '2024-01-01T10', '1.1.24',
+      '2024-01-01T10:00:00+15:00', '2024-01-01T10:00:00+05:60', '2023-02-29', 'garbage', '2024-01-01x', 'x2024-01-01', '01.01.2024x', 'x01.01.2024', '2024-01-01T10', '1.1.24',
+      // A year before 100 is no 1C date (its empty date is 0001-01-01, read as none above).
+      '0050-01-01',
     ]) {
       expect(valueError(() => parseOneCDate(bad)), bad).toBe(`not a date: "${bad}"`);
     }

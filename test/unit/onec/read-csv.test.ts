@@ -293,3 +293,64 @@ describe('readOneCCsv, column by column', () => {
     expect(error.cause).toBeInstanceOf(Error);
   });
 });
+
+describe('readOneCCsv, the edges', () => {
+  it('reads the header line alone for the delimiter, ending at a bare LF too, and takes the most used of three', async () => {
+    const lf = await readAll(writeTmp('lf.csv', 'Ид,Наименование\n1,a;b;c;d\n'), { type: 'product', version: '1' });
+    expect(lf.format.delimiter).toBe(',');
+    const three = await readAll(writeTmp('three.csv', 'Ид,Наименование,Цена;x\ty\n1,Стол,5;x\ty\n'), { type: 'product', version: '1' });
+    expect(three.format.delimiter).toBe(',');
+    // The last column is named "Цена;x<tab>y", which maps to nothing.
+    expect(three.records[0].data).toEqual({ name: 'Стол' });
+  });
+
+  it('skips blank lines between rows', async () => {
+    const { records } = await readAll(writeTmp('blank.csv', 'Ид;Наименование\n1;A\n\n2;B\n'), { type: 'product', version: '1' });
+    expect(records.map((r) => [r.id, r.source.line])).toEqual([['1', 2], ['2', 4]]);
+  });
+
+  it('refuses a quote inside an unquoted field', async () => {
+    const file = writeTmp('inner-quote.csv', 'Ид;Наименование\n1;Сто"л\n');
+    const error = await readError(file, { type: 'product', version: '1' });
+    expect(error.code).toBe('BAD_INPUT');
+    expect(error.message.startsWith(`${file}:2: `)).toBe(true);
+  });
+
+  it('stops at invalid UTF-8 further into the file, naming its line', async () => {
+    const head = Buffer.from(`Ид;Наименование\n${'1;Стол\n'.repeat(40_000)}`, 'utf8');
+    const file = writeTmp('bad-utf8.csv', Buffer.concat([head, Buffer.from('2;'), Buffer.from([0xc4, 0xe0]), Buffer.from('\n')]));
+    const error = await readError(file, { type: 'product', version: '1' });
+    expect(error.message).toBe(`${file}:40002:3: invalid UTF-8 byte 0xc4`);
+  });
+
+  it('names a column by its header as written, without the spaces around it, and gives the hint', async () => {
+    const file = writeTmp('spaced.csv', 'Ид; Цена \n1;дорого\n');
+    const error = await readError(file, { type: 'product', version: '1' });
+    expect(error.code).toBe('BAD_INPUT');
+    expect(error.message).toBe(`${file}:2:2: column "Цена": not a number: "дорого"`);
+    expect(error.hint).toBe('fix the row or the header mapping and run again; nothing from this file was imported');
+  });
+
+  it('gives the error codes of a header without an id and a user without a name', async () => {
+    expect((await readError(writeTmp('noid3.csv', 'Наименование\nСтол\n'), { type: 'product' })).code).toBe('BAD_INPUT');
+    const noName = await readError(writeTmp('noname2.csv', 'Ид;Наименование\n1;\n'), { type: 'user', version: '1' });
+    expect(noName.code).toBe('BAD_INPUT');
+    expect(noName.hint).toBe('fix the row or the header mapping and run again; nothing from this file was imported');
+  });
+
+  it('keeps a currency column of another entity only when the row has one', async () => {
+    const { records } = await readAll(writeTmp('currency.csv', 'Ид;Сумма;Валюта\nd1;5;RUB\nd2;6;\n'), { type: 'mutualsettlements', version: '1' });
+    expect(records[0].data).toStrictEqual({ amount: 5, currency: 'RUB' });
+    expect(records[1].data).toStrictEqual({ amount: 6 });
+  });
+
+  it('drops empty order ids, and treats only the version column as a version', async () => {
+    const file = writeTmp('orders.csv', 'Ид;Наименование;Заказ;Версия\n1;01.02.2024;З-1,;1.2.3\n2;2024-01-01 итог;;x2024-01-01\n3;B;;2024-01-1\n');
+    const { records } = await readAll(file, { type: 'mutualsettlements' });
+    expect(records.map((r) => [r.id, r.version, r.data])).toEqual([
+      ['1', '1.2.3', { name: '01.02.2024', orderIds: ['З-1'] }],
+      ['2', 'x2024-01-01', { name: '2024-01-01 итог' }],
+      ['3', '2024-01-1', { name: 'B' }],
+    ]);
+  });
+});
