@@ -130,16 +130,25 @@ class RouteDrain {
       const depth = new DepthProbe(connection, this.route.queue);
       try {
         let lastArrival = performance.now();
+        // Batches being written, oldest first; each settles only after the one before it (acks in delivery order).
+        const inFlight: Array<Promise<void>> = [];
+        const maxInFlight = Math.max(1, this.sink?.batchesInFlight ?? 1);
         for (;;) {
           const idleLeft = Math.max(0, this.options.idleMs - (performance.now() - lastArrival));
           const stopWhenEmpty = !this.options.waitForMore && consumer.active;
           const batch = await this.inbox.take(this.options.batchSize, lingerMs, stopWhenEmpty ? Math.min(idleLeft, emptyCheckAfterMs) : idleLeft);
           if (batch.length > 0) {
             if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
-            await this.process(batch, router, consumer);
+            const processing = this.process(batch, router, consumer, inFlight.at(-1));
+            // Awaited below, in order; until then a failure must not count as unhandled.
+            processing.catch(() => undefined);
+            inFlight.push(processing);
+            if (inFlight.length >= maxInFlight) await inFlight.shift();
             lastArrival = performance.now();
             continue;
           }
+          // Nothing new: every batch in hand is finished before the run looks at the queue or stops.
+          while (inFlight.length > 0) await inFlight.shift();
           if (this.inbox.isClosed) break;
           const idleFor = performance.now() - lastArrival;
           if (idleFor < this.options.idleMs) {
@@ -170,12 +179,15 @@ class RouteDrain {
     }
   }
 
-  private async process(batch: ConsumeMessage[], router: FailureRouter, consumer: BoundedConsumer): Promise<void> {
+  /** `previous`: the batch before this one, still being written; this one is settled only after it. */
+  private async process(batch: ConsumeMessage[], router: FailureRouter, consumer: BoundedConsumer, previous?: Promise<void>): Promise<void> {
     this.counts.read += batch.length;
     const parsed = batch.map((message) => parseEnvelope(message.content, this.route.type));
     const envelopes: Envelope[] = [];
     for (const result of parsed) if (result.ok) envelopes.push(result.envelope);
     const sinkResults = this.sink && envelopes.length > 0 ? await this.writeToSink(envelopes) : [];
+    // A failure of the batch before stops the run here too: this one's items are written, but stay unacked.
+    await previous;
 
     const failures: Array<{ message: ConsumeMessage; permanent: boolean; code: string; reason: string }> = [];
     let next = 0;

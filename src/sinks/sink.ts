@@ -14,6 +14,11 @@ export type SinkItemResult =
 
 export interface Sink {
   readonly name: SinkName;
+  /**
+   * Batches the drain may write at once (default 1). More than one only where concurrent writers are safe by
+   * design: each batch is judged against what is stored when it writes, whatever order they commit in.
+   */
+  readonly batchesInFlight?: number;
   write(batch: Envelope[]): Promise<SinkItemResult[]>;
   close(): Promise<void>;
 }

@@ -9,6 +9,13 @@ import type { Sink, SinkItemResult, SinkPlugin } from '../sink.js';
  */
 export class RecordsSink implements Sink {
   readonly name = 'records' as const;
+  /**
+   * Two: while one batch waits for the store (a PostgreSQL round trip and commit), the next is parsed and sent.
+   * The store is built for concurrent writers (version guard in SQL, rows locked in key order, first-insert races
+   * detected); the drain still acks in delivery order, each batch after its own commit. SQLite writes are
+   * synchronous, so there the batches simply follow each other.
+   */
+  readonly batchesInFlight = 2;
 
   constructor(private readonly store: RecordStore) {}
 
