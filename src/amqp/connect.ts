@@ -37,10 +37,10 @@ export async function connectAmqp(urls: string | readonly string[], options: Con
     refused.push(`${maskUrl(url)}: ${attempt.reason}`);
     lastError = attempt.error;
   }
-  throw new ExchangeError('AMQP_UNAVAILABLE', `cannot connect to RabbitMQ: none of the ${list.length} nodes of amqp.urls answered (${refused.join('; ')})`, {
+  throw new ExchangeError('AMQP_UNAVAILABLE', `cannot connect to RabbitMQ: none of the ${list.length} nodes of amqp.urls answered: ${refused.join('; ')}`, {
     hint: 'check that the cluster runs and that amqp.urls / EXCHANGE_AMQP_URLS is right',
+    // The reasons are in the message itself, so that the run journal and the summary keep them too.
     cause: lastError,
-    details: refused,
   });
 }
 
