@@ -18,6 +18,7 @@ const reportPath = args.find((arg, i) => !arg.startsWith('--') && args[i - 1] !=
 const modules = [
   ['versioning and the version guard', 'src/recordstore/versioning.ts'],
   ['envelope validation', 'src/messages/envelope.ts'],
+  ['envelope fast path', 'src/messages/envelope-fast-path.ts'],
   ['CommerceML reader', 'src/onec/read-commerceml.ts'],
   ['CommerceML products', 'src/onec/commerceml-products.ts'],
   ['CommerceML counterparties', 'src/onec/commerceml-counterparty.ts'],

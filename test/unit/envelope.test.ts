@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fastEnvelope, isPlainObject, isValidUserData } from '../../src/messages/envelope-fast-path.js';
 import { messageIdOf, parseEnvelope, routingKeyOf, validateEnvelope } from '../../src/messages/envelope.js';
 
 const product = {
@@ -169,5 +170,47 @@ describe('envelope validation, field by field', () => {
   it('message id and routing key are built from the envelope fields', () => {
     expect(messageIdOf({ type: 'user', id: 'u1', version: '000001' })).toBe('user:u1:000001');
     expect(routingKeyOf({ type: 'user', op: 'delete' })).toBe('user.delete');
+  });
+});
+
+describe('envelope fast path: every certainly valid shape takes it', () => {
+  // What DESIGN §6 allows of a user upsert, each written out; the fast path must not decline any of it.
+  const base = { type: 'user', op: 'upsert', id: 'u1', version: '000001' };
+  const userData = { name: 'ООО Ромашка' };
+
+  it('takes an envelope with or without source and occurredAt, and a delete with data, null data or none', () => {
+    expect(fastEnvelope({ ...base, data: userData })).toStrictEqual({ ...base, source: 'unknown', data: userData });
+    expect(fastEnvelope({ ...base, source: '1c', occurredAt: '2026-11-22T10:15:03.120Z', data: userData }))
+      .toStrictEqual({ ...base, source: '1c', occurredAt: '2026-11-22T10:15:03.120Z', data: userData });
+    expect(fastEnvelope({ ...base, op: 'delete' })).toStrictEqual({ ...base, op: 'delete', source: 'unknown' });
+    expect(fastEnvelope({ ...base, op: 'delete', data: null })).toStrictEqual({ ...base, op: 'delete', source: 'unknown', data: null });
+    for (const type of ['user', 'product', 'mutualsettlements', 'rate', 'edi-event']) expect(fastEnvelope({ ...base, type, data: {} }), type).toBeDefined();
+  });
+
+  it('declines only what is not certainly valid', () => {
+    for (const raw of [
+      { ...base, type: 'invoice' }, { ...base, op: 'merge' }, { ...base, id: '' }, { ...base, id: 1 }, { ...base, version: '' }, { ...base, version: 1 },
+      { ...base, source: '' }, { ...base, source: 5 }, { ...base, occurredAt: 'yesterday' }, { ...base, occurredAt: 5 }, { ...base, data: [] }, { ...base, data: 'x' },
+      null, 'text', [base],
+    ]) {
+      expect(fastEnvelope(raw), JSON.stringify(raw)).toBeUndefined();
+    }
+  });
+
+  it('knows valid user data with every optional text given or null, and bank accounts', () => {
+    expect(isValidUserData({ name: 'A' })).toBe(true);
+    expect(isValidUserData({ name: 'A', fullName: 'B', inn: '1', kpp: '2', email: 'e', phone: 'p', address: 'a' })).toBe(true);
+    expect(isValidUserData({ name: 'A', fullName: null, inn: null, kpp: null, email: null, phone: null, address: null })).toBe(true);
+    expect(isValidUserData({ name: 'A', bankAccounts: [] })).toBe(true);
+    expect(isValidUserData({ name: 'A', bankAccounts: [{ number: '1' }, { number: '2', bank: 'B', bic: 'C', correspondentAccount: 'D' }, { number: '3', bank: null, bic: null, correspondentAccount: null }] })).toBe(true);
+    for (const field of ['fullName', 'inn', 'kpp', 'email', 'phone', 'address']) expect(isValidUserData({ name: 'A', [field]: 5 }), field).toBe(false);
+    for (const field of ['bank', 'bic', 'correspondentAccount']) expect(isValidUserData({ name: 'A', bankAccounts: [{ number: '1', [field]: 5 }] }), field).toBe(false);
+    expect(isValidUserData({ name: 'A', bankAccounts: [{ number: '1' }, {}] })).toBe(false);
+    expect(isValidUserData({ name: 'A', bankAccounts: [[]] })).toBe(false);
+    expect(isValidUserData({ name: 5 })).toBe(false);
+    expect(isPlainObject({})).toBe(true);
+    expect(isPlainObject([])).toBe(false);
+    expect(isPlainObject(null)).toBe(false);
+    expect(isPlainObject('x')).toBe(false);
   });
 });
