@@ -1,4 +1,9 @@
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as CronParser } from 'cron-parser';
+
+// Loaded on the first cron expression: the config schema imports this module on every command, drains included.
+let cronParser: typeof CronParser | undefined;
+const cron = () => (cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser);
 
 /**
  * When a sync is due (DESIGN §10). `exchange sync` runs from cron every minute; each sync's own `schedule`
@@ -30,7 +35,7 @@ export function parseSchedule(text: string): Schedule | { error: string } {
     return { error: `"${text}" is neither an interval (30s, 15m, 1h, 1d) nor a cron expression of 5 fields (minute hour day month weekday)` };
   }
   try {
-    CronExpressionParser.parse(trimmed, { tz: localZone() });
+    cron().parse(trimmed, { tz: localZone() });
   } catch (error) {
     return { error: `"${text}" is not a valid cron expression: ${(error as Error).message}` };
   }
@@ -45,7 +50,7 @@ export function isSchedule(text: string): boolean {
 export function nextRunAfter(schedule: Schedule, lastRunAt: Date | null): Date | null {
   if (!lastRunAt) return null;
   if (schedule.kind === 'interval') return new Date((Math.floor(lastRunAt.getTime() / schedule.ms) + 1) * schedule.ms);
-  return CronExpressionParser.parse(schedule.expression, { currentDate: lastRunAt, tz: localZone() }).next().toDate();
+  return cron().parse(schedule.expression, { currentDate: lastRunAt, tz: localZone() }).next().toDate();
 }
 
 export function isDue(schedule: Schedule, lastRunAt: Date | null, now: Date): boolean {
