@@ -12,7 +12,7 @@
 # 5681..5683, distribution on 25681..25683). Every node is named cluN@localhost; every rabbitmqctl call names
 # its node with -n and is bounded by `timeout`, so a wedged node cannot hang a test. One user at a time: the test and
 # the benchmark both stop a cluster left in DIR by a run that was killed before they start their own, so run them
-# one after the other (or give one its own EXCHANGE_CLUSTER_DIR and EXCHANGE_CLUSTER_PORT).
+# one after the other (the node names are fixed, so two clusters cannot run side by side).
 set -euo pipefail
 
 dir=${EXCHANGE_CLUSTER_DIR:-/tmp/exchange-cluster}
