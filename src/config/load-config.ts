@@ -1,5 +1,5 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
 import { ExchangeError } from '../errors.js';
 import { configSchema, type ExchangeConfig } from './schema.js';
 import { checkSyncProviders } from '../sync/sync-config.js';
@@ -27,12 +27,17 @@ const searchPlaces = ['package.json', '.exchangerc', '.exchangerc.json', '.excha
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const explorer = cosmiconfig('exchange', { searchPlaces, searchStrategy: 'none' });
   const explicitPath = options.configPath ?? env.EXCHANGE_CONFIG;
 
-  let found: { config: unknown; filepath: string } | null;
+  let found: { config: unknown; filepath: string } | null = null;
   try {
-    found = explicitPath ? await explorer.load(path.resolve(cwd, explicitPath)) : await explorer.search(cwd);
+    // cosmiconfig (and its loaders) costs a cron run ~0.1 s to load: only when there is a file for it to read.
+    // With searchStrategy 'none' it looks in cwd alone, so no file there means it would find nothing.
+    if (explicitPath || searchPlaces.some((place) => existsSync(path.join(cwd, place)))) {
+      const { cosmiconfig } = await import('cosmiconfig');
+      const explorer = cosmiconfig('exchange', { searchPlaces, searchStrategy: 'none' });
+      found = explicitPath ? await explorer.load(path.resolve(cwd, explicitPath)) : await explorer.search(cwd);
+    }
   } catch (error) {
     const message = (error as Error).message;
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
