@@ -50,6 +50,9 @@ const emptyCheckAfterMs = 20;
 /** Drains the type's queues into their sinks (DESIGN §2): at-least-once, acked only after the write. */
 export async function drain(context: JobContext, options: DrainOptions): Promise<Summary> {
   const routes = requireRoutes(context.config, options.type, options.sink);
+  // The connection's handshake overlaps opening the store and the run journal: both come before the first
+  // message. A refused connection is reported where it is awaited below, as before.
+  context.connection().catch(() => undefined);
   return journaled(context, options.command ?? options.type, async (counts) => {
     const store = await context.recordStore();
     let lock: HeldLock | undefined;
@@ -92,9 +95,10 @@ class RouteDrain {
   async run(): Promise<void> {
     const connection = await this.context.connection();
     this.before = { ...this.counts };
-    this.total = await queueDepth(connection, this.route.queue, this.options.limit);
+    // Asked while the consuming channel and the publisher open; known before the first delivery (see drainRoute).
+    const depth = queueDepth(connection, this.route.queue, this.options.limit).catch(() => null);
     try {
-      await this.drainRoute(connection);
+      await this.drainRoute(connection, depth);
     } finally {
       this.context.reporter.progress(null);
       // This route's own counts (per command and route in --metrics-file), failed or not.
@@ -103,7 +107,7 @@ class RouteDrain {
     }
   }
 
-  private async drainRoute(connection: ChannelModel): Promise<void> {
+  private async drainRoute(connection: ChannelModel, depth: Promise<number | null>): Promise<void> {
     const channel = await connection.createChannel();
     let closingOurselves = false;
     channel.on('error', (error: Error) => { this.brokerFailure = error; });
@@ -122,12 +126,14 @@ class RouteDrain {
     const stopConsuming = () => { void consumer.stop().then(() => this.inbox.close()); };
     this.options.signal?.addEventListener('abort', stopConsuming, { once: true });
     try {
+      // The depth before anything is consumed: the progress bar's total.
+      this.total = await depth;
       await consumer.start((message) => {
         this.inbox.push(message);
         if (consumer.limitReached) stopConsuming();
       }, () => this.inbox.close());
       if (this.options.signal?.aborted) stopConsuming();
-      const depth = new DepthProbe(connection, this.route.queue);
+      const probe = new DepthProbe(connection, this.route.queue);
       try {
         let lastArrival = performance.now();
         // Batches being written, oldest first; each settles only after the one before it (acks in delivery order).
@@ -156,7 +162,7 @@ class RouteDrain {
             // delivered before that answer arrives before cancel-ok, and is taken below like any other batch.
             // A dry run holds what it read: once its window is full, nothing more can come.
             const windowFull = this.options.dryRun && consumer.receivedCount >= consumer.prefetch;
-            if (!stopWhenEmpty || !this.allHandled(consumer) || (!windowFull && (await depth.ready()) !== 0)) continue;
+            if (!stopWhenEmpty || !this.allHandled(consumer) || (!windowFull && (await probe.ready()) !== 0)) continue;
             this.context.reporter.debug(`${this.route.queue}: ${windowFull ? 'dry run window full' : 'empty'}, stopping`);
           } else {
             this.context.reporter.debug(`${this.route.queue}: nothing for ${this.options.idleMs} ms, stopping`);
@@ -165,7 +171,7 @@ class RouteDrain {
           await consumer.stop();
         }
       } finally {
-        await depth.close();
+        await probe.close();
       }
       this.context.reporter.progress(null);
       if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
