@@ -20,13 +20,15 @@
 // recorded size (BENCH_CLEAN=1 deletes them at the end). Env:
 //   BENCH_IMPORT_MB (1024)  BENCH_OUTBOX_N (100000)  BENCH_AMQP_URL (amqp://guest:guest@127.0.0.1:5672)
 //   BENCH_DATA_DIR (<tmp>/exchange-import-bench)  BENCH_CLEAN (0)  BENCH_TIMEOUT_S (whole run)
+//   BENCH_CLI_NODE_ARGS: node flags for the (d) publishing run only (--cpu-prof --cpu-prof-dir=/tmp/prof)
+//   BENCH_SCENARIOS (a,b,c,d,e; d and e run together): e.g. d,e measures the outbox alone, without generating the 1 GiB file
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ensureCatalog } from './generate-catalog.mjs';
 import {
-  CLI_SHORT_TIMEOUT_MS, cliEnv, connect, cpuOf, environment, formatTable, intEnv, lastSummary, log, makeTempDir, messageCount,
+  bin, CLI_SHORT_TIMEOUT_MS, cliEnv, connect, cpuOf, environment, fail, formatTable, intEnv, lastSummary, log, makeTempDir, messageCount,
   onChannel, onCleanup, publishConfirmed, requireDist, root, runCli, runMain, runNode, runTag, setScriptName, sleep, tenantTopology,
   withTimeout, writeResults,
 } from './support.mjs';
@@ -37,6 +39,9 @@ const MIB = 1024 * 1024;
 const IMPORT_MB = intEnv('BENCH_IMPORT_MB', 1024);
 const PARSE_MB = 50;
 const OUTBOX_N = intEnv('BENCH_OUTBOX_N', 100_000);
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'a,b,c,d,e').split(',').map((s) => s.trim()).filter(Boolean);
+for (const s of SCENARIOS) if (!['a', 'b', 'c', 'd', 'e'].includes(s)) fail(`unknown scenario "${s}" in BENCH_SCENARIOS`);
+const wants = (...letters) => letters.some((s) => SCENARIOS.includes(s));
 const PUBLISH_WINDOW = 1000; // the tool's ConfirmPublisher window
 const DATA_DIR = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), 'exchange-import-bench');
 const CLEAN = process.env.BENCH_CLEAN === '1';
@@ -110,7 +115,9 @@ async function catalogs() {
   ];
   const result = {};
   for (const spec of want) {
-    if (spec.key === 'parse' && IMPORT_MB === PARSE_MB) { result.parse = result.big; continue; }
+    // Only the files the chosen scenarios read.
+    if ((spec.key === 'big' && !wants('a')) || (spec.key === 'parse' && !wants('b', 'c')) || (['outbox', 'one'].includes(spec.key) && !wants('d', 'e'))) continue;
+    if (spec.key === 'parse' && IMPORT_MB === PARSE_MB && result.big) { result.parse = result.big; continue; }
     const { key, ...options } = spec;
     const catalog = await withTimeout(ensureCatalog({ ...options, onProgress: progress(path.basename(spec.file)) }), GENERATE_TIMEOUT_MS, `generating ${spec.file}`);
     log(`${catalog.reused ? 'reused' : `generated in ${catalog.seconds.toFixed(1)} s`}: ${catalog.file} (${mib(catalog.bytes).toFixed(1)} MiB, ${catalog.products} products, ${Math.round(catalog.bytes / catalog.products)} B/product)`);
@@ -227,7 +234,9 @@ async function outboxPublish(connection, data) {
   // 2. Bind again and publish the pending outbox through an import of one unchanged product.
   for (const route of productRoutes) await onChannel(connection, (ch) => ch.bindQueue(route.queue, route.exchange, bindingPattern));
   log(`(d) publishing ${OUTBOX_N} pending outbox rows (${Math.round(bodyBytes)} B average) through \`exchange import product <one unchanged product>\`…`);
-  const publish = await runCli(['import', 'product', data.one.file, '--json'], { env, cwd: tmpDir, timeoutMs: PUBLISH_TIMEOUT_MS, label: '(d) exchange import (publish)' });
+  // BENCH_CLI_NODE_ARGS: node flags for this run only (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const nodeArgs = (process.env.BENCH_CLI_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const publish = await runNode([...nodeArgs, bin, 'import', 'product', data.one.file, '--json'], { env, cwd: tmpDir, timeoutMs: PUBLISH_TIMEOUT_MS, label: '(d) exchange import (publish)' });
   const summary = summaryOf(publish, '(d) exchange import (publish)');
   expectExit(publish, '(d) exchange import (publish)');
   if (summary.read !== 1 || summary.written !== 0 || summary.published !== OUTBOX_N) throw new Error(`(d) expected read=1 written=0 published=${OUTBOX_N}: ${JSON.stringify(summary)}`);
@@ -334,10 +343,10 @@ async function main() {
 
   const results = {};
   const steps = [
-    ['a', `(a) exchange import --dry-run on ${path.basename(data.big.file)}`, () => dryRunImport(data.big, 'a')],
-    ['b', `(b) exchange import --dry-run on ${path.basename(data.parse.file)}`, () => dryRunImport(data.parse, 'b')],
-    ['c', `(c) fast-xml-parser whole document on ${path.basename(data.parse.file)}`, () => wholeDocumentParse(data.parse)],
-  ];
+    ['a', `(a) exchange import --dry-run on ${data.big ? path.basename(data.big.file) : '-'}`, () => dryRunImport(data.big, 'a')],
+    ['b', `(b) exchange import --dry-run on ${data.parse ? path.basename(data.parse.file) : '-'}`, () => dryRunImport(data.parse, 'b')],
+    ['c', `(c) fast-xml-parser whole document on ${data.parse ? path.basename(data.parse.file) : '-'}`, () => wholeDocumentParse(data.parse)],
+  ].filter(([key]) => SCENARIOS.includes(key));
   for (const [key, label, fn] of steps) {
     log(`${label}…`);
     try {
@@ -349,7 +358,7 @@ async function main() {
       log(`${label}: FAILED: ${error.message}`);
     }
   }
-  try {
+  if (wants('d', 'e')) try {
     const { d, e } = await outboxPublish(connection, data);
     results.d = d;
     results.e = e;
@@ -366,7 +375,7 @@ async function main() {
   const d = results.d && !results.d.error ? results.d : undefined;
   const out = [
     '',
-    `import benchmark: ${IMPORT_MB} MiB import.xml (${data.big.products.toLocaleString('en-US')} products, ${Math.round(data.big.bytes / data.big.products)} B each), ${OUTBOX_N.toLocaleString('en-US')} outbox rows, RabbitMQ ${serverVersion}, Node ${process.version}, ${os.cpus().length} CPUs`,
+    `import benchmark: ${data.big ? `${IMPORT_MB} MiB import.xml (${data.big.products.toLocaleString('en-US')} products, ${Math.round(data.big.bytes / data.big.products)} B each)` : 'no import.xml'}, ${OUTBOX_N.toLocaleString('en-US')} outbox rows, RabbitMQ ${serverVersion}, Node ${process.version}, ${os.cpus().length} CPUs`,
     '',
     table(results, data),
     '',
@@ -391,7 +400,7 @@ async function main() {
   }
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const describe = (catalog) => ({ file: catalog.file, bytes: catalog.bytes, products: catalog.products, bytesPerProduct: catalog.bytes / catalog.products, reused: catalog.reused });
+  const describe = (catalog) => catalog && ({ file: catalog.file, bytes: catalog.bytes, products: catalog.products, bytesPerProduct: catalog.bytes / catalog.products, reused: catalog.reused });
   const json = {
     date: new Date().toISOString(),
     runTag,
@@ -404,7 +413,7 @@ async function main() {
   };
   const file = writeResults('import', json);
   process.stdout.write(`\nresults: ${path.relative(root, file)}\n`);
-  return ['a', 'b', 'c', 'd', 'e'].some((s) => !results[s] || results[s].error) ? 1 : 0;
+  return SCENARIOS.some((s) => !results[s] || results[s].error) ? 1 : 0;
 }
 
 await runMain(main, TOTAL_TIMEOUT_MS);

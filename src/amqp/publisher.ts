@@ -85,6 +85,11 @@ export class ConfirmPublisher {
     }
   }
 
+  /** True when `ready` would have to wait: a caller sending in a loop awaits it only then (no promise per message). */
+  get mustWaitForRoom(): boolean {
+    return this.mustWait();
+  }
+
   /** Sends at once (call `ready` first to keep the window); resolves when the broker settled it, never rejects. */
   send(message: Outgoing): Promise<PublishOutcome> {
     if (this.closedReason) return Promise.resolve(this.failure ?? { ok: false, reason: 'closed', detail: this.closedReason });

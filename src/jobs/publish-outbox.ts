@@ -36,7 +36,7 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
       }
       const outcomes: Promise<PublishOutcome>[] = [];
       for (const row of rows) {
-        await publisher.ready();
+        if (publisher.mustWaitForRoom) await publisher.ready();
         if (tracker.failure) break;
         outcomes.push(tracker.track(publisher.send(messageOf(context, row))));
       }

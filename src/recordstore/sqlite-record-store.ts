@@ -142,7 +142,14 @@ export class SqliteRecordStore implements RecordStore {
 
   async markPublished(seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
-    this.busy(() => this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq IN (SELECT value FROM json_each(?))').run(new Date().toISOString(), JSON.stringify(seqs)));
+    const now = new Date().toISOString();
+    // A page confirmed whole is a run of consecutive seqs: one range over the primary key instead of a JSON list.
+    const contiguous = seqs.every((seq, index) => index === 0 || seq === seqs[index - 1] + 1);
+    if (contiguous) {
+      this.busy(() => this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL').run(now, seqs[0], seqs[seqs.length - 1]));
+      return;
+    }
+    this.busy(() => this.db.prepare('UPDATE outbox SET published_at = ? WHERE seq IN (SELECT value FROM json_each(?))').run(now, JSON.stringify(seqs)));
   }
 
   async prunePublishedOutbox(before: Date): Promise<number> {
