@@ -10,14 +10,16 @@ import type { Sink, SinkItemResult, SinkPlugin } from '../sink.js';
 export class RecordsSink implements Sink {
   readonly name = 'records' as const;
   /**
-   * Two: while one batch waits for the store (a PostgreSQL round trip and commit), the next is parsed and sent.
-   * The store is built for concurrent writers (version guard in SQL, rows locked in key order, first-insert races
-   * detected); the drain still acks in delivery order, each batch after its own commit. SQLite writes are
-   * synchronous, so there the batches simply follow each other.
+   * PostgreSQL: two; while one batch waits for its round trip and commit, the next is parsed and sent. The store
+   * is built for concurrent writers (version guard in SQL, rows locked in key order, first-insert races detected);
+   * the drain still acks in delivery order, each batch after its own commit. SQLite: one; its writes are
+   * synchronous, and a second batch would only be written before the first one's ack goes out.
    */
-  readonly batchesInFlight = 2;
+  readonly batchesInFlight: number;
 
-  constructor(private readonly store: RecordStore) {}
+  constructor(private readonly store: RecordStore) {
+    this.batchesInFlight = store.engine === 'postgres' ? 2 : 1;
+  }
 
   async write(batch: Envelope[]): Promise<SinkItemResult[]> {
     const writes = batch.map(toRecordWrite);
