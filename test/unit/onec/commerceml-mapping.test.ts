@@ -416,3 +416,45 @@ describe('CommerceML header and packages', () => {
     expect(records.map((r) => r.data.name)).toEqual(['Счёт']);
   });
 });
+
+describe('CommerceML: only the elements where the standard puts them, only the types asked for', () => {
+  it('skips items, offers, price types, counterparties and documents found elsewhere', async () => {
+    const { records } = await read(cml([
+      '<Каталог><Группы><Товар><Ид>g</Ид></Товар></Группы></Каталог>',
+      '<ПакетПредложений><ТипЦены><Ид>t1</Ид><Наименование>Розничная</Наименование></ТипЦены><Склады><Предложение><Ид>s</Ид></Предложение></Склады>',
+      '<Предложения><Предложение><Ид>p1</Ид><Цены><Цена><ИдТипаЦены>t1</ИдТипаЦены><ЦенаЗаЕдиницу>5</ЦенаЗаЕдиницу></Цена></Цены></Предложение></Предложения></ПакетПредложений>',
+      '<Каталог><Контрагент><Ид>c</Ид><Наименование>C</Наименование></Контрагент><Документ><Ид>d</Ид></Документ></Каталог>',
+    ].join('\n')));
+    expect(records.map((r) => [r.id, r.data])).toEqual([['p1', { prices: [{ typeId: 't1', type: null, value: 5, currency: null }] }]]);
+  });
+
+  it('reads no products or counterparties when other types are asked for', async () => {
+    const file = cml([
+      catalog('<Товар><Ид>p</Ид></Товар>'),
+      '<ПакетПредложений><ТипыЦен><ТипЦены><Ид>t1</Ид></ТипЦены></ТипыЦен><Предложения><Предложение><Ид>o</Ид></Предложение></Предложения></ПакетПредложений>',
+      '<Контрагенты><Контрагент><Ид>c</Ид><Наименование>C</Наименование></Контрагент></Контрагенты>',
+    ].join('\n'));
+    expect((await read(file, ['user'])).records.map((r) => r.id)).toEqual(['c']);
+    expect((await read(file, ['product'])).records.map((r) => r.id)).toEqual(['p', 'o']);
+    expect((await read(file, ['mutualsettlements'])).records).toEqual([]);
+  });
+
+  it('keeps leading zeros of ids, in elements and in attributes', async () => {
+    const { records } = await read(cml(offers('<Предложение><Ид>000123</Ид><Склад ИдСклада="007" КоличествоНаСкладе="1"/></Предложение>')));
+    expect(records.map((r) => [r.id, r.data])).toEqual([['000123', { stock: 1, stockByWarehouse: [{ warehouseId: '007', quantity: 1 }] }]]);
+  });
+
+  it('takes the namespace from xmlns attributes only, and gives the schema version with an mtime version too', async () => {
+    const file = cml('', 'ВерсияСхемы="2.10" Комментарий="выгрузка CommerceML"');
+    const { header } = await read(file);
+    expect(header).toEqual({ file, schemaVersion: '2.10', namespace: undefined, version: fs.statSync(file).mtime.toISOString(), versionFrom: 'mtime', encoding: 'utf-8' });
+  });
+
+  it('gives BAD_INPUT for a foreign root, namespace or date', async () => {
+    const other = path.join(tmp, 'root-code.xml');
+    fs.writeFileSync(other, '<Каталог/>');
+    expect((await readError(other)).code).toBe('BAD_INPUT');
+    expect((await readError(cml('', 'xmlns="urn:example"'))).code).toBe('BAD_INPUT');
+    expect((await readError(cml('', 'ДатаФормирования="31.02.2024"'))).code).toBe('BAD_INPUT');
+  });
+});
