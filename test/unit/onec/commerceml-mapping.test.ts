@@ -346,6 +346,25 @@ describe('CommerceML documents (Документ)', () => {
     expect((await read(file, ['product'])).records).toEqual([]);
   });
 
+  it('knows every requisite name 1C and site modules give an order or a contract, whatever its case', async () => {
+    const requisite = (name: string, value: string) => `<ЗначениеРеквизита><Наименование>${name}</Наименование><Значение>${value}</Значение></ЗначениеРеквизита>`;
+    const orders = [['Заказ', 'o1'], ['Номер заказа', 'o2'], ['Заказ покупателя', 'o3'], ['Ид заказа', 'o4'], ['ИдЗаказа', 'o5'], ['Основание', 'o6'], ['Статус', 'o7']];
+    const { records } = await read(cml([
+      `<Документ><Ид>r1</Ид><Основание></Основание><ЗначенияРеквизитов>${orders.map(([n, v]) => requisite(n, v)).join('')}</ЗначенияРеквизитов></Документ>`,
+      ...[['Договор', 'c1'], ['Договор контрагента', 'c2'], ['Номер договора', 'c3'], ['Договор поставки', 'c4']].map(([n, v], i) => `<Документ><Ид>k${i}</Ид><ЗначенияРеквизитов>${requisite(n, v)}</ЗначенияРеквизитов></Документ>`),
+      `<Документ><Ид>t1</Ид><ЗначенияРеквизитов>${requisite('Проведен', 'true')}</ЗначенияРеквизитов></Документ>`,
+    ].join('\n')));
+    expect(records.map((r) => [r.id, r.op, r.data])).toEqual([
+      ['r1', 'upsert', { orderIds: ['o1', 'o2', 'o3', 'o4', 'o5', 'o6'] }],
+      ['k0', 'upsert', { contract: 'c1' }],
+      ['k1', 'upsert', { contract: 'c2' }],
+      ['k2', 'upsert', { contract: 'c3' }],
+      ['k3', 'upsert', {}],
+      // Only ПометкаУдаления deletes: another requisite that is "true" says nothing about deletion.
+      ['t1', 'upsert', {}],
+    ]);
+  });
+
   it('reads a bare document: date only, no counterparty, nothing else', async () => {
     const { records } = await read(cml('<Документ><Ид>b1</Ид><Дата>15.01.2024</Дата></Документ>'));
     expect(records.map((r) => [r.type, r.id, r.data])).toEqual([['mutualsettlements', 'b1', { date: '2024-01-15' }]]);
