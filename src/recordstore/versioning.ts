@@ -8,6 +8,9 @@ import type { RecordWrite, WriteOutcome } from './record-store.js';
  */
 const canonicalUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const zonelessTime = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/;
+const bareDate = /^\d{4}-\d{2}-\d{2}$/;
+/** A time that names its zone: Z, UTC/GMT, or an offset (+03, +0300, +03:00) at its end. */
+const explicitZone = /\d(?:Z|\s*(?:UTC|GMT)|\s*[+-]\d{2}(?::?\d{2})?)$/i;
 
 /**
  * The sort key of a version. It never depends on the process's time zone (Date.parse reads a zone-less
@@ -21,8 +24,11 @@ export function versionKey(version: string): string {
   if (/^\d+$/.test(version)) return `n:${version.padStart(24, '0')}`;
   if (/^\d{4}-\d{2}-\d{2}/.test(version)) {
     const zoneless = zonelessTime.exec(version);
-    // A bare date (2026-11-22) is UTC midnight for Date.parse already; a date-time without a zone is not.
-    const time = Date.parse(zoneless ? `${zoneless[1]}T${zoneless[2]}Z` : version);
+    // A bare date (2026-11-22) is UTC midnight for Date.parse already, and a time with its zone is that
+    // instant; anything else without a zone (`2026-11-22 1:15`, `… 10:15 AM`) Date.parse would read in the
+    // process's zone, so it is text: ordered alike by every process, like every other malformed time.
+    const certain = zoneless || bareDate.test(version) || explicitZone.test(version);
+    const time = certain ? Date.parse(zoneless ? `${zoneless[1]}T${zoneless[2]}Z` : version) : Number.NaN;
     if (!Number.isNaN(time)) return `t:${new Date(time).toISOString()}`;
   }
   return `s:${version}`;

@@ -99,6 +99,28 @@ describe('versionKey: only whole, well-formed times are times', () => {
     }
   });
 
+  it('a zone-less time with one-digit fields is text, in every process zone: a lenient parser reads it as local time', () => {
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ['Asia/Tokyo', 'America/New_York', 'UTC']) {
+        process.env.TZ = tz;
+        expect(versionKey('2026-11-22 1:15'), tz).toBe('s:2026-11-22 1:15');
+        expect(versionKey('2026-11-22 10:1'), tz).toBe('s:2026-11-22 10:1');
+        expect(versionKey('2026-11-22 10:15:0'), tz).toBe('s:2026-11-22 10:15:0');
+        expect(versionKey('2026-11-22 10:15 AM'), tz).toBe('s:2026-11-22 10:15 AM');
+        // With its zone a time is that instant wherever it is read.
+        expect(versionKey('2026-11-22 10:15:00+03:00'), tz).toBe('t:2026-11-22T07:15:00.000Z');
+        expect(versionKey('2026-11-22T10:15:00-0500'), tz).toBe('t:2026-11-22T15:15:00.000Z');
+        expect(versionKey('2026-11-22 10:15:00 UTC'), tz).toBe('t:2026-11-22T10:15:00.000Z');
+        expect(versionKey('2026-11-22'), tz).toBe('t:2026-11-22T00:00:00.000Z');
+        expect(versionKey('2026-11-22 10:15'), tz).toBe('t:2026-11-22T10:15:00.000Z');
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('text that a lenient date parser would read as a time stays text', () => {
     expect(versionKey('Nov 22 2026')).toBe('s:Nov 22 2026');
     expect(versionKey('x 2026-11-22')).toBe('s:x 2026-11-22');
