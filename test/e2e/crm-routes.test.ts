@@ -31,7 +31,7 @@ async function crmRoutes() {
     crm: { requestsPerSecond: 20, burst: 50, timeoutMs: 3_000, productIblockId: 14, priceTypeId: 1, orderCategoryId: 3 },
   });
   const env = { EXCHANGE_AMQP_URL: amqpUrl, EXCHANGE_TENANT: tenant, EXCHANGE_BITRIX24_WEBHOOK: server.webhookUrl };
-  const cli = (route: Route) => runCli([route, '--sink', 'crm', '--json'], { env, cwd: work.dir, timeoutMs: 120_000 });
+  const cli = (route: Route, ...args: string[]) => runCli([route, '--sink', 'crm', '--json', ...args], { env, cwd: work.dir, timeoutMs: 120_000 });
   cleanups.push(() => server.stop(), () => work.remove(), () => broker.deleteTenant(tenant, ['crm']));
   expect((await runCli(['setup'], { env, cwd: work.dir, timeoutMs: 60_000 })).code).toBe(0);
   const queue = (route: Route) => `${tenant}.${route}.crm`;
@@ -113,7 +113,8 @@ describe('CRM routes end to end (issue 8)', () => {
     s.server.failCommand = (method, params) =>
       method === 'catalog.price.update' && Number(params.id) === 3 && limited++ === 0 ? { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' } : undefined;
     await s.publish('product', [product('p-1', v2, 150, 'Товар один'), product('p-2', v2, 0, '', 'delete'), product('p-3', v2, 350)]);
-    expect((await s.cli('product')).summary).toMatchObject({ read: 4, written: 3, retried: 1, deadLettered: 0, exitCode: 1 });
+    // --idle-ms: this run waits for the retried item to come back from .retry (300 ms) rather than stopping at an empty queue.
+    expect((await s.cli('product', '--idle-ms', '2000')).summary).toMatchObject({ read: 4, written: 3, retried: 1, deadLettered: 0, exitCode: 1 });
     expect(limited).toBe(2);
     expect(await broker.depth(s.queue('product'))).toBe(0);
     expect(s.server.products.all().map((p) => [p.xmlId, p.name, p.active])).toEqual([['p-1', 'Товар один', 'Y'], ['p-2', 'Товар p-2', 'N'], ['p-3', 'Товар p-3', 'Y']]);
@@ -145,7 +146,7 @@ describe('CRM routes end to end (issue 8)', () => {
     s.server.failCommand = (method, params) =>
       method === 'crm.deal.update' && Number(params.id) === 3 && limited++ === 0 ? { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' } : undefined;
     await s.publish('mutualsettlements', [settlement('d-1', v2, 0, [], 'delete'), settlement('d-2', v2, 250, ['o-2'])]);
-    expect((await s.cli('mutualsettlements')).summary).toMatchObject({ read: 3, unchanged: 1, written: 1, retried: 1, deadLettered: 0, exitCode: 1 });
+    expect((await s.cli('mutualsettlements', '--idle-ms', '2000')).summary).toMatchObject({ read: 3, unchanged: 1, written: 1, retried: 1, deadLettered: 0, exitCode: 1 });
     expect(limited).toBe(2);
     expect(await broker.depth(s.queue('mutualsettlements'))).toBe(0);
     expect(deals()).toEqual([['d-1', '100', '1'], ['o-1', null, '1'], ['d-2', '250', '1'], ['o-2', null, '1']]);
