@@ -1,4 +1,3 @@
-import type { ChannelModel } from 'amqplib';
 import { envelopeMessage } from '../amqp/envelope-message.js';
 import { ConfirmPublisher, PublishTracker, publishError, type PublishOutcome } from '../amqp/publisher.js';
 import { exchangeName } from '../amqp/topology.js';
@@ -19,9 +18,7 @@ const pageSize = 1000;
 export async function publishOutbox(context: JobContext, store: RecordStore, counts: Counts): Promise<void> {
   if ((await store.countPendingOutbox()) === 0) return;
   // The window spans pages: the broker never waits for us to read or mark a page.
-  const connection = await context.connection();
-  const publisher = await ConfirmPublisher.open(connection, { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs });
-  const socket = new HeldWrites(connection);
+  const publisher = await ConfirmPublisher.open(await context.connection(), { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs });
   const checked = new Set<string>();
   const tracker = new PublishTracker();
   let marking: Promise<void> = Promise.resolve();
@@ -39,15 +36,10 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
       }
       const outcomes: Promise<PublishOutcome>[] = [];
       for (const row of rows) {
-        if (publisher.mustWaitForRoom) {
-          socket.flush();
-          await publisher.ready();
-        }
+        if (publisher.mustWaitForRoom) await publisher.ready();
         if (tracker.failure) break;
-        socket.hold();
         outcomes.push(tracker.track(publisher.send(messageOf(context, row))));
       }
-      socket.flush();
       const page = rows.slice(0, outcomes.length);
       marking = marking.then(async () => {
         const settled = await Promise.all(outcomes);
@@ -59,39 +51,9 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
     await marking;
     await tracker.settle();
   } finally {
-    socket.flush();
     await tracker.settle().catch(() => undefined);
     await marking.catch(() => undefined);
     await publisher.close();
-  }
-}
-
-/**
- * amqplib writes every publish to the socket at once: one system call per message, a quarter of the publishing
- * run's time in a profile. Held (corked) for up to `heldAtMost` messages, they leave in one writev (16 of ~700 B
- * stay below the socket's 16 KiB high-water mark, so holding them never looks like backpressure). Everything held
- * is flushed before the loop waits for anything, so nothing waits unsent while the window has room.
- */
-class HeldWrites {
-  private static readonly heldAtMost = 16;
-  private readonly stream?: { cork(): void; uncork(): void };
-  private held = 0;
-
-  constructor(connection: ChannelModel) {
-    const stream = (connection as unknown as { connection?: { stream?: { cork?: unknown; uncork?: unknown } } }).connection?.stream;
-    if (typeof stream?.cork === 'function' && typeof stream.uncork === 'function') this.stream = stream as { cork(): void; uncork(): void };
-  }
-
-  hold(): void {
-    if (!this.stream) return;
-    if (this.held === HeldWrites.heldAtMost) this.flush();
-    if (this.held++ === 0) this.stream.cork();
-  }
-
-  flush(): void {
-    if (this.held === 0) return;
-    this.held = 0;
-    this.stream!.uncork();
   }
 }
 
