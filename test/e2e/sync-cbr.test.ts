@@ -226,6 +226,10 @@ describe('exchange sync: cbr-rates', () => {
     const byName = await s.cli('sync', 'cbr');
     expect(byName.code, byName.stderr).toBe(75);
     expect(byName.stderr).toMatch(/another run holds the lock "sync:cbr" \(.+:\d+:[0-9a-f]+, until \d{4}-\d{2}-\d{2}T/);
+    // The cron run must find the sync due (schedule 1 s after the held run started) to reach its lock: a fast
+    // machine gets here within that second, and then the sync is merely not due.
+    const [{ last_run_at: lastRunAt }] = await s.sql("SELECT last_run_at FROM sync_state WHERE name = 'cbr'");
+    await waitFor('the held run to be a second old', () => Date.now() > new Date(lastRunAt as string).getTime() + 1000, 10_000, 50);
     const cronRun = await s.cli('sync');
     expect(cronRun.code).toBe(0);
     expect(cronRun.stderr).toMatch(/sync cbr: skipped, another run holds the lock "sync:cbr" \(.+, until /);
