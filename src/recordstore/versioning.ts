@@ -9,8 +9,8 @@ import type { RecordWrite, WriteOutcome } from './record-store.js';
 const canonicalUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const zonelessTime = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/;
 const bareDate = /^\d{4}-\d{2}-\d{2}$/;
-/** A time that names its zone: Z, UTC/GMT, or an offset (+03, +0300, +03:00) at its end. */
-const explicitZone = /\d(?:Z|\s*(?:UTC|GMT)|\s*[+-]\d{2}(?::?\d{2})?)$/i;
+/** What follows the date names the zone at its end: Z, an offset (+0300, +03:00), or UTC/GMT. */
+const explicitZone = /(?:Z|[+-]\d{2}:?\d{2}|\s(?:UTC|GMT))$/i;
 
 /**
  * The sort key of a version. It never depends on the process's time zone (Date.parse reads a zone-less
@@ -27,7 +27,7 @@ export function versionKey(version: string): string {
     // A bare date (2026-11-22) is UTC midnight for Date.parse already, and a time with its zone is that
     // instant; anything else without a zone (`2026-11-22 1:15`, `… 10:15 AM`) Date.parse would read in the
     // process's zone, so it is text: ordered alike by every process, like every other malformed time.
-    const certain = zoneless || bareDate.test(version) || explicitZone.test(version);
+    const certain = zoneless || bareDate.test(version) || explicitZone.test(version.slice(10));
     const time = certain ? Date.parse(zoneless ? `${zoneless[1]}T${zoneless[2]}Z` : version) : Number.NaN;
     if (!Number.isNaN(time)) return `t:${new Date(time).toISOString()}`;
   }

@@ -112,6 +112,17 @@ describe('versionKey: only whole, well-formed times are times', () => {
         expect(versionKey('2026-11-22 10:15:00+03:00'), tz).toBe('t:2026-11-22T07:15:00.000Z');
         expect(versionKey('2026-11-22T10:15:00-0500'), tz).toBe('t:2026-11-22T15:15:00.000Z');
         expect(versionKey('2026-11-22 10:15:00 UTC'), tz).toBe('t:2026-11-22T10:15:00.000Z');
+        expect(versionKey('2026-11-22 10:15:00 gmt'), tz).toBe('t:2026-11-22T10:15:00.000Z');
+        expect(versionKey('2026-11-22 10:15:00 +03:00'), tz).toBe('t:2026-11-22T07:15:00.000Z');
+        expect(versionKey('2026-11-22T10:15:00z'), tz).toBe('t:2026-11-22T10:15:00.000Z');
+        // An hour-only offset, a zone glued to the time or a date with one-digit fields: Date.parse cannot be trusted, text.
+        expect(versionKey('2026-11-22T10:15:00+03'), tz).toBe('s:2026-11-22T10:15:00+03');
+        expect(versionKey('2026-11-22 10:15:00UTC'), tz).toBe('s:2026-11-22 10:15:00UTC');
+        expect(versionKey('2026-11-22 1:15 +03:00'), tz).toBe('t:2026-11-21T22:15:00.000Z');
+        // A zone that is not at the end, or in parentheses (Date.parse reads that one in the process zone): text.
+        expect(versionKey('2026-11-22 UTC 10:15'), tz).toBe('s:2026-11-22 UTC 10:15');
+        expect(versionKey('2026-11-22 10:15:00 (UTC)'), tz).toBe('s:2026-11-22 10:15:00 (UTC)');
+        expect(versionKey('Nov 22 2026 10:15 UTC'), tz).toBe('s:Nov 22 2026 10:15 UTC');
         expect(versionKey('2026-11-22'), tz).toBe('t:2026-11-22T00:00:00.000Z');
         expect(versionKey('2026-11-22 10:15'), tz).toBe('t:2026-11-22T10:15:00.000Z');
       }
