@@ -1,9 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { Gauge } from 'prom-client';
+import { lazyModule } from '../lazy-module.js';
 import type { Reporter } from '../jobs/reporter.js';
 import { emptyCounts, type Counts, type Summary } from '../jobs/summary.js';
+
+// Loaded when a file is written, not at start-up: only a run with --metrics-file writes one.
+const promClient = lazyModule<typeof import('prom-client')>('prom-client');
 
 /** The counts of DESIGN §2 as metric names: one gauge each, the value of the last run. */
 const countGauges: Record<keyof Counts, { name: string; help: string }> = {
@@ -51,8 +54,7 @@ export class MetricsFile {
 
   async write(summaries: Summary[], exitCode: number): Promise<void> {
     const now = Date.now();
-    // Loaded here, not at start-up: only a run with --metrics-file writes one.
-    const { Gauge, Registry } = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+    const { Gauge, Registry } = promClient();
     const registry = new Registry();
     const gauge = (name: string, help: string, labelNames: string[]) => new Gauge({ name, help, labelNames, registers: [registry] });
     const counts = Object.fromEntries(Object.entries(countGauges).map(([key, { name, help }]) => [key, gauge(name, help, ['command', 'route'])])) as Record<keyof Counts, Gauge>;

@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
 import type cliProgressModule from 'cli-progress';
+import { lazyModule } from '../lazy-module.js';
 import type { ProgressUpdate } from '../jobs/reporter.js';
 
-// Loaded when a bar is first drawn: a cron run (no terminal) never needs it, and every module costs start-up time.
-let loaded: typeof cliProgressModule | undefined;
-const cliProgress = () => (loaded ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule);
+// Loaded when a bar is first drawn: a cron run (no terminal) never needs it.
+const cliProgress = lazyModule<typeof cliProgressModule>('cli-progress');
 
 /**
  * The terminal's progress line (cli-progress): count, rate, ETA and a bar where the total is known. One bar

@@ -1,9 +1,8 @@
-import { createRequire } from 'node:module';
-import type { CronExpressionParser as CronParser } from 'cron-parser';
+import { lazyModule } from '../lazy-module.js';
 
 // Loaded on the first cron expression: the config schema imports this module on every command, drains included.
-let cronParser: typeof CronParser | undefined;
-const cron = () => (cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser);
+const cronParser = lazyModule<typeof import('cron-parser')>('cron-parser');
+const cron = () => cronParser().CronExpressionParser;
 
 /**
  * When a sync is due (DESIGN §10). `exchange sync` runs from cron every minute; each sync's own `schedule`

@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import type { XMLParser } from 'fast-xml-parser';
 import type iconvModule from 'iconv-lite';
 import { z } from 'zod';
 import { ExchangeError } from '../../errors.js';
+import { lazyModule } from '../../lazy-module.js';
 import type { SyncPage, SyncProvider, SyncRecord } from '../sync-provider.js';
 
 /**
@@ -76,12 +76,12 @@ async function fetchDay(settings: CbrRatesSettings, day: string): Promise<DayRat
 
 // The XML parser and the decoder load on the first sync that needs them: the config loads this provider on every
 // command (its settings schema), and start-up time counts for every drain.
-const load = createRequire(import.meta.url);
+const fastXmlParser = lazyModule<typeof import('fast-xml-parser')>('fast-xml-parser');
 let xmlParser: XMLParser | undefined;
-const parser = () => (xmlParser ??= new (load('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser({
+const parser = () => (xmlParser ??= new (fastXmlParser().XMLParser)({
   ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, trimValues: true,
 }));
-const iconv = () => load('iconv-lite') as typeof iconvModule;
+const iconv = lazyModule<typeof iconvModule>('iconv-lite');
 
 /** Exported for tests: the records of one XML_daily answer. */
 export function parseDailyXml(text: string, where = 'XML_daily'): DayRates {
