@@ -12,6 +12,7 @@ import iconv from 'iconv-lite';
  * | GET /scripts/XML_daily.asp?date_req=dd/mm/yyyy | the request form the CBR publishes for its daily rates (and public clients use as is); the real answers in fixtures/cbr (SOURCES.tsv) for the body, the XML declaration and charset the clients strip or decode | 200, `Content-Type: application/xml; charset=windows-1251`, windows-1251 bytes: `<?xml version="1.0" encoding="windows-1251"?><ValCurs Date="dd.mm.yyyy" name="Foreign Currency Market">` then one `<Valute ID="R…">` per currency with `NumCode`, `CharCode`, `Nominal`, `Name`, `Value` (comma decimals) |
  * | the same, for a day without rates of its own (Sunday, Monday, a holiday) | issue 9 / DESIGN §10 (the CBR answers the last working day's rates with that day's date); the real answer dated Saturday 13.12.2025 in fixtures/cbr | the rates in force, with `ValCurs Date` = the day they were set, not the day asked for |
  * | failures (test switches) | what a client meets in practice | 500 with an HTML body; no answer at all (a hung connection); 200 with an HTML page instead of XML (a maintenance or proxy page) |
+ * | `hold()` (a test switch, not a behaviour of the service) | none: it only holds a run mid-page for as long as a test needs | every request waits until released, then answers as above |
  *
  * Days with rates: Tuesday to Saturday (the rates set on a working day take effect the next day), less `holidays`.
  * 27.09.2023 and 13.12.2025 answer the real captured documents byte for byte in content; every other day answers
