@@ -1,9 +1,6 @@
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openRecordStore } from '../../src/recordstore/open-record-store.js';
-import type { RecordStore, RecordWrite } from '../../src/recordstore/record-store.js';
-import { waitFor } from '../support/chaos.js';
-import { createPgSchema, pgUrl, uniqueName } from '../support/services.js';
+import type { RecordWrite } from '../../src/recordstore/record-store.js';
+import { openStorePair, waitsOnLock } from '../support/store-pair.js';
 
 /**
  * A drain's batch on PostgreSQL (no change events, each record once) is written by one statement (issue 11,
@@ -15,19 +12,8 @@ afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) awai
 
 const user = (id: string, version: string, name: string): RecordWrite => ({ type: 'user', id, version, op: 'upsert', data: { name } });
 
-async function openPair(): Promise<{ first: RecordStore; second: RecordStore; secondApp: string; admin: pg.Client }> {
-  const schema = await createPgSchema();
-  const secondApp = uniqueName('one');
-  const first = await openRecordStore(schema.url);
-  const second = await openRecordStore(`${schema.url}&application_name=${secondApp}`);
-  const admin = new pg.Client(pgUrl);
-  await admin.connect();
-  cleanups.push(async () => { await first.close(); await second.close(); await admin.end(); await schema.drop(); });
-  return { first, second, secondApp, admin };
-}
+const openPair = () => openStorePair(cleanups, 'one');
 
-const waitsOnLock = (admin: pg.Client, app: string) => waitFor('the second writer to wait on the first one', async () =>
-  (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [app])).rowCount === 1, 10_000, 20);
 
 /** `first` inserts `winner` and holds it uncommitted until `second`'s one-statement batch waits on it. */
 async function race(winner: RecordWrite, loser: RecordWrite) {

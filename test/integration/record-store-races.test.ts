@@ -1,9 +1,6 @@
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openRecordStore } from '../../src/recordstore/open-record-store.js';
-import type { RecordStore, RecordWrite } from '../../src/recordstore/record-store.js';
-import { waitFor } from '../support/chaos.js';
-import { createPgSchema, pgUrl, uniqueName } from '../support/services.js';
+import type { RecordWrite } from '../../src/recordstore/record-store.js';
+import { openStorePair, waitsOnLock } from '../support/store-pair.js';
 
 /**
  * Issue 7, defect 10 (first item): two writers insert the same new record at once on a shared PostgreSQL.
@@ -17,16 +14,7 @@ const user = (id: string, version: string, name: string): RecordWrite => ({
   type: 'user', id, version, op: 'upsert', data: { name }, outboxMessage: JSON.stringify({ type: 'user', op: 'upsert', id, version, data: { name } }),
 });
 
-async function openPair(): Promise<{ first: RecordStore; second: RecordStore; secondApp: string; admin: pg.Client }> {
-  const schema = await createPgSchema();
-  const secondApp = uniqueName('race');
-  const first = await openRecordStore(schema.url);
-  const second = await openRecordStore(`${schema.url}&application_name=${secondApp}`);
-  const admin = new pg.Client(pgUrl);
-  await admin.connect();
-  cleanups.push(async () => { await first.close(); await second.close(); await admin.end(); await schema.drop(); });
-  return { first, second, secondApp, admin };
-}
+const openPair = () => openStorePair(cleanups, 'race');
 
 /** Holds `first`'s insert uncommitted until `second`'s write waits on it, then commits. */
 async function race(newer: RecordWrite, older: RecordWrite) {
@@ -35,8 +23,7 @@ async function race(newer: RecordWrite, older: RecordWrite) {
   await first.transaction(async (tx) => {
     expect(await tx.writeBatch([newer])).toEqual(['written']);
     secondWrite = second.writeBatch([older]);
-    await waitFor('the second writer to wait on the first one\'s insert', async () =>
-      (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [secondApp])).rowCount === 1, 10_000, 20);
+    await waitsOnLock(admin, secondApp, 'the second writer to wait on the first one\'s insert');
   });
   const outcome = await secondWrite!;
   const pending = await first.pendingOutbox(100);
