@@ -11,6 +11,8 @@ export interface Outgoing {
 
 export type PublishOutcome = { ok: true } | { ok: false; reason: 'returned' | 'nacked' | 'closed' | 'timeout'; detail: string };
 
+const confirmed: PublishOutcome = Object.freeze({ ok: true });
+
 interface Pending {
   exchange: string;
   routingKey: string;
@@ -92,23 +94,26 @@ export class ConfirmPublisher {
 
   /** Sends at once (call `ready` first to keep the window); resolves when the broker settled it, never rejects. */
   send(message: Outgoing): Promise<PublishOutcome> {
-    if (this.closedReason) return Promise.resolve(this.failure ?? { ok: false, reason: 'closed', detail: this.closedReason });
-    return new Promise<PublishOutcome>((resolve) => {
-      const entry: Pending = { exchange: message.exchange, routingKey: message.routingKey, messageId: message.options.messageId, sentAt: Date.now(), settle: resolve };
-      this.pending.add(entry);
-      this.armSweep();
-      const written = this.channel.publish(message.exchange, message.routingKey, message.body, { ...message.options, mandatory: true }, (error) => {
-        if (!this.pending.delete(entry)) return; // already failed by the timeout or the close
-        this.wakeWaiters();
-        if (error) resolve({ ok: false, reason: 'nacked', detail: 'the broker refused the message (nack)' });
-        else if (entry.returned) resolve({ ok: false, reason: 'returned', detail: entry.returned });
-        else resolve({ ok: true });
-      });
-      if (!written && !this.backpressure) {
-        this.backpressure = true;
-        this.channel.once('drain', () => { this.backpressure = false; this.wakeWaiters(); });
-      }
+    return new Promise<PublishOutcome>((resolve) => this.sendThen(message, resolve));
+  }
+
+  /** As `send`, with a callback instead of a promise: a caller sending many (the outbox) allocates less per message. */
+  sendThen(message: Outgoing, settle: (outcome: PublishOutcome) => void): void {
+    if (this.closedReason) { settle(this.failure ?? { ok: false, reason: 'closed', detail: this.closedReason }); return; }
+    const entry: Pending = { exchange: message.exchange, routingKey: message.routingKey, messageId: message.options.messageId, sentAt: Date.now(), settle };
+    this.pending.add(entry);
+    this.armSweep();
+    const written = this.channel.publish(message.exchange, message.routingKey, message.body, { ...message.options, mandatory: true }, (error) => {
+      if (!this.pending.delete(entry)) return; // already failed by the timeout or the close
+      this.wakeWaiters();
+      if (error) settle({ ok: false, reason: 'nacked', detail: 'the broker refused the message (nack)' });
+      else if (entry.returned) settle({ ok: false, reason: 'returned', detail: entry.returned });
+      else settle(confirmed);
     });
+    if (!written && !this.backpressure) {
+      this.backpressure = true;
+      this.channel.once('drain', () => { this.backpressure = false; this.wakeWaiters(); });
+    }
   }
 
   async publish(message: Outgoing): Promise<PublishOutcome> {
@@ -224,5 +229,33 @@ export class PublishTracker {
   async settle(): Promise<void> {
     await Promise.all(this.outstanding);
     if (this.failure) throw publishError(this.failure);
+  }
+}
+
+/**
+ * A page of sends settled by callback and awaited as one: one promise per page instead of one per message,
+ * on the outbox's hot path. `tags` of the confirmed sends come in confirm order (publish order on one channel).
+ */
+export class SendGroup {
+  readonly confirmed: number[] = [];
+  private outstanding = 0;
+  private sealed = false;
+  private wake?: () => void;
+
+  constructor(private readonly publisher: ConfirmPublisher, private readonly onFailure: (outcome: PublishOutcome & { ok: false }) => void) {}
+
+  send(message: Outgoing, tag: number): void {
+    this.outstanding++;
+    this.publisher.sendThen(message, (outcome) => {
+      if (outcome.ok) this.confirmed.push(tag);
+      else this.onFailure(outcome);
+      if (--this.outstanding === 0 && this.sealed) this.wake?.();
+    });
+  }
+
+  /** Resolves once every send of the group is settled; call it after the last send. */
+  settled(): Promise<void> {
+    this.sealed = true;
+    return this.outstanding === 0 ? Promise.resolve() : new Promise((resolve) => { this.wake = resolve; });
   }
 }

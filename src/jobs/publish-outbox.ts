@@ -1,5 +1,5 @@
 import { envelopeMessage } from '../amqp/envelope-message.js';
-import { ConfirmPublisher, PublishTracker, publishError, type PublishOutcome } from '../amqp/publisher.js';
+import { ConfirmPublisher, SendGroup, publishError, type PublishOutcome } from '../amqp/publisher.js';
 import { exchangeName } from '../amqp/topology.js';
 import type { Envelope } from '../messages/envelope.js';
 import type { OutboxRow, RecordStore } from '../recordstore/record-store.js';
@@ -20,38 +20,37 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
   // The window spans pages: the broker never waits for us to read or mark a page.
   const publisher = await ConfirmPublisher.open(await context.connection(), { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs });
   const checked = new Set<string>();
-  const tracker = new PublishTracker();
+  let failure: (PublishOutcome & { ok: false }) | undefined;
+  const onFailure = (outcome: PublishOutcome & { ok: false }) => { failure ??= outcome; };
   let marking: Promise<void> = Promise.resolve();
   try {
     let afterSeq = 0;
-    while (!tracker.failure) {
+    while (!failure) {
       const rows = await store.pendingOutbox(pageSize, afterSeq);
       if (rows.length === 0) break;
       afterSeq = rows[rows.length - 1].seq;
       const types = [...new Set(rows.map((row) => row.type))].filter((type) => !checked.has(type));
       if (types.length > 0) {
         // A timed-out publish resets the connection under this check: report the timeout, not the check.
-        await ensureTopology(context, types).catch((error) => { throw tracker.failure ? publishError(tracker.failure) : error; });
+        await ensureTopology(context, types).catch((error) => { throw failure ? publishError(failure) : error; });
         types.forEach((type) => checked.add(type));
       }
-      const outcomes: Promise<PublishOutcome>[] = [];
+      const page = new SendGroup(publisher, onFailure);
       for (const row of rows) {
         if (publisher.mustWaitForRoom) await publisher.ready();
-        if (tracker.failure) break;
-        outcomes.push(tracker.track(publisher.send(messageOf(context, row))));
+        if (failure) break;
+        page.send(messageOf(context, row), row.seq);
       }
-      const page = rows.slice(0, outcomes.length);
+      const sent = page.settled();
       marking = marking.then(async () => {
-        const settled = await Promise.all(outcomes);
-        const confirmed = page.filter((_, index) => settled[index].ok).map((row) => row.seq);
-        await store.markPublished(confirmed);
-        counts.published += confirmed.length;
+        await sent;
+        await store.markPublished(page.confirmed);
+        counts.published += page.confirmed.length;
       });
     }
     await marking;
-    await tracker.settle();
+    if (failure) throw publishError(failure);
   } finally {
-    await tracker.settle().catch(() => undefined);
     await marking.catch(() => undefined);
     await publisher.close();
   }
