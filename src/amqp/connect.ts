@@ -83,6 +83,13 @@ export function blockedReason(connection: ChannelModel): string | undefined {
   return blockedReasons.get(connection);
 }
 
+const abortedConnections = new WeakSet<ChannelModel>();
+
+/** We dropped this connection ourselves (abortAmqp): a blocked broker, not a lost one. */
+export function wasAborted(connection: ChannelModel): boolean {
+  return abortedConnections.has(connection);
+}
+
 interface SocketInternals { connection?: { stream?: { resetAndDestroy?: () => void; destroy: () => void }; onSocketError?: (error: Error) => void } }
 
 /**
@@ -93,6 +100,7 @@ interface SocketInternals { connection?: { stream?: { resetAndDestroy?: () => vo
  * its channels close and their pending operations settle.
  */
 export function abortAmqp(connection: ChannelModel, reason: string): void {
+  abortedConnections.add(connection);
   const internals = (connection as unknown as SocketInternals).connection;
   const stream = internals?.stream;
   if (!stream) return;

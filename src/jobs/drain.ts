@@ -2,7 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { BoundedConsumer } from '../amqp/bounded-consumer.js';
 import { declareTopology } from '../amqp/declare-topology.js';
 import { FailureRouter } from '../amqp/failure-router.js';
-import { closeChannel } from '../amqp/connect.js';
+import { closeChannel, wasAborted } from '../amqp/connect.js';
 import { ConfirmPublisher, publishError, type PublishOutcome } from '../amqp/publisher.js';
 import { requireRoutes, type RouteTopology } from '../amqp/topology.js';
 import { ExchangeError } from '../errors.js';
@@ -39,6 +39,9 @@ export interface DrainOptions {
   command?: string;
 }
 
+/** Connections lost and made again in one route's drain before the run gives up with 69. */
+const maxReconnects = 3;
+
 /** How long a partial batch waits for more messages before it is written anyway. */
 const lingerMs = 15;
 /**
@@ -64,7 +67,7 @@ export async function drain(context: JobContext, options: DrainOptions): Promise
         if (options.signal?.aborted) break;
         const sink = options.dryRun ? undefined : await (await sinkPlugin(route.sink)).open({ config: context.config, recordStore: store, reporter: context.reporter });
         try {
-          await new RouteDrain(context, route, sink, options, counts).run();
+          await drainWithReconnects(context, route, sink, options, counts);
         } finally {
           await sink?.close();
         }
@@ -73,6 +76,30 @@ export async function drain(context: JobContext, options: DrainOptions): Promise
       await lock?.release();
     }
   });
+}
+
+/**
+ * A route's drain that carries on when RabbitMQ drops the connection (a cluster node stopped, a restart, a forced
+ * close): it connects again, to the first node of amqp.urls that answers, and consumes on. What it had not acked
+ * went back to the queue and comes again, recognised by its version (unchanged), so nothing is written twice.
+ * Not after a connection we dropped ourselves (a blocked broker that did not confirm), not with --limit (its bound
+ * counts deliveries) or --dry-run (it would look at the same messages again), and at most maxReconnects times.
+ */
+async function drainWithReconnects(context: JobContext, route: RouteTopology, sink: Sink | undefined, options: DrainOptions, counts: Counts): Promise<void> {
+  for (let reconnects = 0; ; reconnects++) {
+    const connection = await context.connection();
+    try {
+      await new RouteDrain(context, route, sink, options, counts).run();
+      return;
+    } catch (error) {
+      const reconnectable = error instanceof ConnectionLost && !wasAborted(connection) && options.limit === 0 && !options.dryRun;
+      if (!reconnectable || reconnects >= maxReconnects || options.signal?.aborted) throw error;
+      context.reporter.warn(`${(error as Error).message}; connecting again (${reconnects + 1} of ${maxReconnects})`);
+      // A moment for the cluster to elect the queue's new leader; longer each time.
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** reconnects));
+      await context.reconnect();
+    }
+  }
 }
 
 class RouteDrain {
@@ -311,8 +338,11 @@ async function queueDepth(connection: ChannelModel, queue: string, limit: number
   }
 }
 
+/** RabbitMQ closed our channel or connection (not we): the drain may connect again. */
+class ConnectionLost extends ExchangeError {}
+
 function brokerLost(route: RouteTopology, cause: Error): ExchangeError {
-  return new ExchangeError('AMQP_UNAVAILABLE', `RabbitMQ closed the channel of ${route.queue}: ${cause.message}`, {
+  return new ConnectionLost('AMQP_UNAVAILABLE', `RabbitMQ closed the channel of ${route.queue}: ${cause.message}`, {
     hint: 'nothing was acked that was not written; unacked messages went back to the queue',
     cause,
   });

@@ -38,6 +38,17 @@ export class JobContext {
     return this.amqp;
   }
 
+  /**
+   * Drops the connection (already lost: only its handles are let go) and connects again, to the first node of
+   * amqp.urls that answers. A refusal rejects as the first connect would: exit 69.
+   */
+  async reconnect(): Promise<ChannelModel> {
+    const lost = this.amqp;
+    this.amqp = undefined;
+    await lost?.then((c) => closeAmqp(c, this.config.amqp.confirmTimeoutMs), () => undefined).catch(() => undefined);
+    return this.connection();
+  }
+
   async close(): Promise<void> {
     const amqp = this.amqp;
     const store = this.store;

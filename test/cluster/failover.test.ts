@@ -11,9 +11,10 @@ import { LocalCluster } from './local-cluster.js';
 
 /**
  * Issue 11 item 6: three `exchange user` processes, each near its own node of a three-node cluster, drain one
- * quorum queue into PostgreSQL while the node that leads the queue is stopped. A process whose node goes away
- * exits 69 with nothing acked that was not written; the runs after it connect to a node that still answers
- * (amqp.urls) and finish. Every message ends in the store exactly once, nothing is parked in the dlq.
+ * quorum queue into PostgreSQL while the node that leads the queue is stopped. The process whose node goes away
+ * connects again, to the next node of its amqp.urls that answers, and carries on; what it had not acked comes
+ * again and is recognised by its version. Every message ends in the store exactly once, nothing is parked in the
+ * dlq, and every process exits 0.
  */
 const total = 20_000;
 let cluster: LocalCluster | undefined;
@@ -98,24 +99,22 @@ describe('a drain across a three-node RabbitMQ cluster', () => {
     const first = await Promise.all(drains);
     await probe.query('DROP TRIGGER slow_write ON records');
 
-    // The failure landed mid-drain, and the process on the stopped node saw it: exit 69, not a silent 0.
+    // The failure landed mid-drain; the process on the stopped node saw it, connected to the next node and carried on.
     expect(writtenBeforeStop).toBeLessThan(total);
-    expect(first[leaderIndex].code, first[leaderIndex].stderr).toBe(69);
-    expect(first[leaderIndex].stderr).toMatch(/RabbitMQ closed the channel|connection/);
-    for (const result of first) expect([0, 69], result.stderr).toContain(result.code);
+    expect(first[leaderIndex].stderr).toMatch(/RabbitMQ closed the channel of .*; connecting again/);
+    expect(first[leaderIndex].stderr).toContain('earlier nodes of amqp.urls did not answer');
+    for (const result of first) expect(result.code, result.stderr).toBe(0);
 
-    // The process near the stopped node runs again, as its cron would, with its own node still listed first: it
-    // connects to the next node and takes what is left (the drains on the other nodes may have taken it all,
-    // since a quorum queue's consumers on surviving nodes follow the new leader). Again until the queue is empty.
+    // Nothing is left for a next run; had anything been, the cron run would take it (and the test would say so).
     const live = nodes.urls.filter((_, index) => index !== leaderIndex);
     const reruns: CliResult[] = [];
-    do {
+    while (await depth(live[0], queue) > 0) {
       if (reruns.length >= 10) expect.fail(`the queue still holds ${await depth(live[0], queue)} messages after 10 runs`);
       const rerun = await cli(nodes.urlsFrom(leaderIndex), ['user', '--json']);
       expect(rerun.code, rerun.stderr).toBe(0);
-      expect(rerun.stderr).toContain('earlier nodes of amqp.urls did not answer');
       reruns.push(rerun);
-    } while (await depth(live[0], queue) > 0);
+    }
+    expect(reruns, 'runs needed after the three drains').toHaveLength(0);
 
     const read = (result: CliResult) => Number(result.summary?.read ?? 0);
     console.log(`failover: ${leader} (the queue's leader) stopped after ${writtenBeforeStop} of ${total} records were written; `
