@@ -131,6 +131,36 @@ describe('crm sink: users → crm.company + crm.requisite', () => {
   });
 });
 
+describe('crm sink: an entity deleted in the CRM after we linked it', () => {
+  const doc = (id: string, version: string): Envelope => ({
+    type: 'mutualsettlements', op: 'upsert', id, version, source: '1c',
+    data: { number: `ВЗ-${id}`, date: '2026-11-20T00:00:00.000Z', counterpartyId: 'cp1', currency: '643', amount: 10, orderIds: [] },
+  });
+
+  it('a deleted company is created again on the retry, with its requisite, not parked', async () => {
+    const { server, sink } = await setupSink();
+    expect(await sink.write([user('cp1', '1')])).toEqual([{ status: 'written' }]);
+    // As the portal does (crm-company-delete.md): the company goes, and its requisites with it.
+    server.companies.rows.delete(1);
+    for (const requisite of server.requisites.all()) if (requisite.ENTITY_ID === 1) server.requisites.rows.delete(requisite.ID as number);
+    expect(await sink.write([user('cp1', '2')])).toEqual([expect.objectContaining({ status: 'retry', code: 'CRM_NOT_FOUND' })]);
+    expect(await sink.write([user('cp1', '2')])).toEqual([{ status: 'written' }]);
+    expect(server.companies.all().filter((c) => c.ORIGIN_ID === 'cp1')).toEqual([expect.objectContaining({ ORIGIN_VERSION: '2' })]);
+    expect(server.requisites.all()).toEqual([expect.objectContaining({ XML_ID: 'cp1', ENTITY_ID: server.companies.all()[0].ID })]);
+  });
+
+  it('a deleted deal is created again on the retry, not parked', async () => {
+    const { server, sink } = await setupSink();
+    await sink.write([user('cp1', '1')]);
+    expect(await sink.write([doc('d1', '1')])).toEqual([{ status: 'written' }]);
+    const [deal] = server.deals.all();
+    server.deals.rows.delete(deal.ID as number);
+    expect(await sink.write([doc('d1', '2')])).toEqual([expect.objectContaining({ status: 'retry', code: 'CRM_NOT_FOUND' })]);
+    expect(await sink.write([doc('d1', '2')])).toEqual([{ status: 'written' }]);
+    expect(server.deals.all()).toEqual([expect.objectContaining({ ORIGIN_ID: 'd1', COMPANY_ID: '1', TITLE: 'ВЗ-d1' })]);
+  });
+});
+
 describe('crm sink: products and mutual settlements', () => {
   const product = (id: string, version: string, value = 100): Envelope => ({
     type: 'product', op: 'upsert', id, version, source: '1c',

@@ -88,6 +88,12 @@ export class DealWriter {
             if (outcome.ok) savedOrders.set(newOrders[index], String(outcome.result));
             else createdOrders.delete(newOrders[index]);
           });
+          if (dealId && outcomes[0] && !outcomes[0].ok && /not found/i.test(outcomes[0].description)) {
+            // Deleted in the CRM since we linked it: forget the link, so that the next attempt looks it up and creates it.
+            saved.set(envelope.id, { crmId: '', state: {} });
+            results.set(envelope, { status: 'retry', reason: `crm.deal.update: deal ${dealId} no longer exists in the CRM; it will be created again`, code: 'CRM_NOT_FOUND' });
+            return;
+          }
           const newDealId = dealId ?? (outcomes[0]?.ok ? String(outcomes[0].result) : undefined);
           const bad = outcomes.findIndex((o) => !o.ok);
           if (bad >= 0) {
