@@ -2,6 +2,7 @@ import { ExchangeError } from '../errors.js';
 import type { EntityType } from '../messages/entity-types.js';
 import type { RunRow, StoredRecord } from '../recordstore/record-store.js';
 import type { JobContext } from './job-context.js';
+import { withGoneStatus } from './run-journal.js';
 
 export async function countRecords(context: JobContext, type: EntityType): Promise<number> {
   return (await context.recordStore()).count(type);
@@ -19,5 +20,5 @@ export async function listRecords(context: JobContext, type: EntityType, options
 
 /** The run journal, newest first. */
 export async function listRuns(context: JobContext, limit: number): Promise<RunRow[]> {
-  return (await context.recordStore()).listRuns(limit);
+  return (await context.recordStore()).listRuns(limit).then((runs) => runs.map(withGoneStatus));
 }

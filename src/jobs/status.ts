@@ -4,6 +4,7 @@ import { allRoutes, type RouteTopology } from '../amqp/topology.js';
 import type { LockRow, RunRow } from '../recordstore/record-store.js';
 import { syncViews, type SyncView } from '../sync/sync-states.js';
 import type { JobContext } from './job-context.js';
+import { isGone, withGoneStatus } from './run-journal.js';
 
 export interface QueueStatus {
   queue: string;
@@ -35,7 +36,8 @@ export interface StatusReport {
 export type StatusProblem =
   | { kind: 'dlq'; queue: string; count: number; message: string }
   | { kind: 'outbox'; pending: number; oldestAt: string; ageSeconds: number; message: string }
-  | { kind: 'failed-run'; command: string; runId: number; startedAt: string; error: string | null; message: string };
+  | { kind: 'failed-run'; command: string; runId: number; startedAt: string; error: string | null; message: string }
+  | { kind: 'gone-run'; command: string; runId: number; startedAt: string; owner: string | null; heartbeatAt: string; message: string };
 
 export interface StatusOptions {
   /** Overrides config `status.maxOutboxAgeSeconds`. */
@@ -70,14 +72,14 @@ export async function status(context: JobContext, options: StatusOptions = {}): 
   const problems: StatusProblem[] = [
     ...deadLetterProblems(queues, allRoutes(context.config)),
     ...(oldest && ageMs !== null && pendingOutbox > 0 && ageMs > maxOutboxAgeSeconds * 1000 ? [outboxProblem(pendingOutbox, oldest, ageMs, maxOutboxAgeSeconds)] : []),
-    ...failedRunProblems(await store.lastRunPerCommand()),
+    ...lastRunProblems(await store.lastRunPerCommand()),
   ];
   return {
     queues,
     pendingOutbox,
     oldestPendingOutboxAt: oldest,
     oldestPendingOutboxAgeSeconds: ageMs === null ? null : Math.round(ageMs / 1000),
-    lastRuns: await store.listRuns(10),
+    lastRuns: (await store.listRuns(10)).map(withGoneStatus),
     locks: await store.heldLocks(),
     syncs: await syncViews(context),
     maxOutboxAgeSeconds,
@@ -108,12 +110,28 @@ function outboxProblem(pending: number, oldestAt: string, ageMs: number, maxSeco
   };
 }
 
-/** Only the newest run of each command counts: a failure that a later run of the same command got past is history. */
-function failedRunProblems(lastRuns: RunRow[]): StatusProblem[] {
-  return lastRuns.filter((run) => run.status === 'failed').map((run) => ({
-    kind: 'failed-run' as const, command: run.command, runId: run.id, startedAt: run.startedAt, error: run.error,
-    message: `the last ${run.command} run (#${run.id}, ${run.startedAt}) failed${run.error ? `: ${run.error.replace(/\s*\n\s*/g, ' ')}` : ''}`,
-  }));
+/**
+ * Only the newest run of each command counts: a failure that a later run of the same command got past is
+ * history. A run that failed says why; one whose process died (kill -9, out of memory, a power loss) could not, and
+ * is told by its heartbeat.
+ */
+function lastRunProblems(lastRuns: RunRow[]): StatusProblem[] {
+  const problems: StatusProblem[] = [];
+  for (const run of lastRuns) {
+    if (run.status === 'failed') {
+      problems.push({
+        kind: 'failed-run', command: run.command, runId: run.id, startedAt: run.startedAt, error: run.error,
+        message: `the last ${run.command} run (#${run.id}, ${run.startedAt}) failed${run.error ? `: ${run.error.replace(/\s*\n\s*/g, ' ')}` : ''}`,
+      });
+    } else if (isGone(run)) {
+      problems.push({
+        kind: 'gone-run', command: run.command, runId: run.id, startedAt: run.startedAt, owner: run.owner, heartbeatAt: run.heartbeatAt!,
+        message: `the last ${run.command} run (#${run.id}, ${run.startedAt}${run.owner ? `, ${run.owner}` : ''}) died without finishing: `
+          + `no sign of life since ${run.heartbeatAt} (killed, out of memory, the machine down?); what it had not acked went back to its queue. Look at that host's log`,
+      });
+    }
+  }
+  return problems;
 }
 
 async function managedQueues(context: JobContext): Promise<Map<string, ManagedQueue> | undefined> {

@@ -84,4 +84,12 @@ export const migrations: Migration[] = [
         ADD COLUMN unchanged_count BIGINT NOT NULL DEFAULT 0, ADD COLUMN stale_count BIGINT NOT NULL DEFAULT 0,
         ADD COLUMN started_at TIMESTAMPTZ, ADD COLUMN finished_at TIMESTAMPTZ;`,
   },
+  {
+    version: 5,
+    name: 'runs: the owner (host:pid) and a heartbeat, so that a run whose process died is told from one at work',
+    sqlite: `
+      ALTER TABLE runs ADD COLUMN owner TEXT;
+      ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;`,
+    postgres: 'ALTER TABLE runs ADD COLUMN owner TEXT, ADD COLUMN heartbeat_at TIMESTAMPTZ;',
+  },
 ];

@@ -258,9 +258,13 @@ export class PostgresRecordStore implements RecordStore {
     }));
   }
 
-  async startRun(command: string): Promise<number> {
-    const { rows } = await this.pool.query("INSERT INTO runs (command, started_at, status) VALUES ($1, now(), 'running') RETURNING id", [command]);
+  async startRun(command: string, owner: string): Promise<number> {
+    const { rows } = await this.pool.query("INSERT INTO runs (command, started_at, status, owner, heartbeat_at) VALUES ($1, now(), 'running', $2, now()) RETURNING id", [command, owner]);
     return Number(rows[0].id);
+  }
+
+  async heartbeatRun(id: number): Promise<void> {
+    await this.pool.query("UPDATE runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'", [id]);
   }
 
   async finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void> {
@@ -280,6 +284,7 @@ export class PostgresRecordStore implements RecordStore {
       id: Number(r.id), command: String(r.command), startedAt: (r.started_at as Date).toISOString(),
       finishedAt: r.finished_at ? (r.finished_at as Date).toISOString() : null, status: String(r.status),
       counts: (r.counts as Record<string, number>) ?? null, error: r.error ? String(r.error) : null,
+      owner: r.owner ? String(r.owner) : null, heartbeatAt: r.heartbeat_at ? (r.heartbeat_at as Date).toISOString() : null,
     }));
   }
 

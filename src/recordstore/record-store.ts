@@ -42,6 +42,10 @@ export interface RunRow {
   status: string;
   counts: Record<string, number> | null;
   error: string | null;
+  /** host:pid of the process (null for runs journaled before migration 5). */
+  owner: string | null;
+  /** Last sign of life of a run in progress (see run-journal.ts); null before migration 5. */
+  heartbeatAt: string | null;
 }
 
 export interface LockRow {
@@ -124,7 +128,9 @@ export interface RecordStore {
   extendLock(name: string, forMs: number, owner: string): Promise<boolean>;
   unlock(name: string, owner: string): Promise<void>;
   heldLocks(): Promise<LockRow[]>;
-  startRun(command: string): Promise<number>;
+  startRun(command: string, owner: string): Promise<number>;
+  /** A running run's sign of life. */
+  heartbeatRun(id: number): Promise<void>;
   finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void>;
   listRuns(limit: number): Promise<RunRow[]>;
   /** The newest run of every command however long ago it ran (`status` reports a command whose last run failed). */

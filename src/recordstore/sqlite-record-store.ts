@@ -244,9 +244,14 @@ export class SqliteRecordStore implements RecordStore {
     }));
   }
 
-  async startRun(command: string): Promise<number> {
-    const result = this.busy(() => this.db.prepare('INSERT INTO runs (command, started_at, status) VALUES (?, ?, ?)').run(command, new Date().toISOString(), 'running'));
+  async startRun(command: string, owner: string): Promise<number> {
+    const now = new Date().toISOString();
+    const result = this.busy(() => this.db.prepare('INSERT INTO runs (command, started_at, status, owner, heartbeat_at) VALUES (?, ?, ?, ?, ?)').run(command, now, 'running', owner, now));
     return Number(result.lastInsertRowid);
+  }
+
+  async heartbeatRun(id: number): Promise<void> {
+    this.busy(() => this.db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'").run(new Date().toISOString(), id));
   }
 
   async finishRun(id: number, status: string, counts: Record<string, number>, error: string | null): Promise<void> {
@@ -267,6 +272,7 @@ export class SqliteRecordStore implements RecordStore {
       id: Number(r.id), command: String(r.command), startedAt: String(r.started_at),
       finishedAt: r.finished_at ? String(r.finished_at) : null, status: String(r.status),
       counts: r.counts ? JSON.parse(String(r.counts)) : null, error: r.error ? String(r.error) : null,
+      owner: r.owner ? String(r.owner) : null, heartbeatAt: r.heartbeat_at ? String(r.heartbeat_at) : null,
     }));
   }
 

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBroker } from '../support/broker.js';
+import { waitFor } from '../support/chaos.js';
 import { binPath, runCli } from '../support/cli.js';
 import { tempWorkdir } from '../support/envelopes.js';
 import { amqpUrl, uniqueName } from '../support/services.js';
@@ -164,6 +166,36 @@ describe('exchange status as a monitoring check', () => {
     expect(text.stdout).toMatch(new RegExp(`^sync cbr \\(cbr-rates\\): error, cursor none, last finished \\S+: .*127\\.0\\.0\\.1:${port}`, 'm'));
     expect(text.stdout).toMatch(/^sync odata \(cbr-rates\): disabled, never run, cursor none$/m);
   });
+
+  it('a run whose process died (kill -9) shows as gone, and is a problem until a later run of the command finishes', async () => {
+    const { work, env, cli } = await tenantSetup();
+    // A drain that waits for more (--idle-ms) is at work, journaled as running, when it is killed.
+    let pid = 0;
+    const killed = runCli(['user', '--idle-ms', '60000'], { env, cwd: work.dir, timeoutMs: 90_000, onSpawn: (p) => { pid = p; } });
+    await waitFor('the drain to be journaled as running', async () => (await cli('runs', '--json')).json.some((run) => run.command === 'user' && run.status === 'running'), 30_000, 100);
+    process.kill(pid, 'SIGKILL');
+    expect((await killed).code).toBeNull();
+
+    // Its heartbeat is still fresh: nobody can tell it from a run at work yet.
+    const fresh = await cli('status', '--json');
+    expect(fresh.code, fresh.stdout).toBe(0);
+    // Ten minutes later, as far as its row can tell (the heartbeat is what ages).
+    const db = new Database(path.join(work.dir, 'exchange.db'));
+    db.prepare("UPDATE runs SET heartbeat_at = ? WHERE status = 'running'").run(new Date(Date.now() - 600_000).toISOString());
+    db.close();
+
+    const runs = await cli('runs', '--json');
+    expect(runs.json.find((run) => run.command === 'user')).toMatchObject({ status: 'gone', owner: expect.stringMatching(new RegExp(`:${pid}$`)) });
+    const report = await cli('status', '--json');
+    expect(report.code).toBe(1);
+    expect((report.json[0] as unknown as StatusJson).problems).toEqual([expect.objectContaining({ kind: 'gone-run', command: 'user', owner: expect.stringMatching(new RegExp(`:${pid}$`)) })]);
+    expect((await cli('status')).stdout).toMatch(/^problem: the last user run \(#\d+, .*\) died without finishing: no sign of life since /m);
+
+    // A later run of the same command that finishes makes it history.
+    expect((await cli('user')).code).toBe(0);
+    const after = await cli('status', '--json');
+    expect(after.code, after.stdout).toBe(0);
+  }, 120_000);
 
   it('a closed stdout is the reader going away: status exits with its own outcome, nothing about EPIPE', async () => {
     const { tenant, work, env } = await tenantSetup();

@@ -138,13 +138,23 @@ describe.each(engines)('record store on %s', (engine, open) => {
     expect((await store.heldLocks()).map((l) => [l.name, l.lockedBy])).toEqual([['drain:user', 'three']]);
   });
 
-  it('journals runs', async () => {
+  it('journals runs, with their owner and a heartbeat while they run', async () => {
     const store = await open();
-    const id = await store.startRun('user');
+    const id = await store.startRun('user', 'host-a:4242');
+    const [started] = await store.listRuns(5);
+    expect(started).toMatchObject({ id, command: 'user', status: 'running', owner: 'host-a:4242', finishedAt: null });
+    expect(Date.parse(started.heartbeatAt!)).toBeGreaterThan(Date.now() - 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await store.heartbeatRun(id);
+    const [beating] = await store.listRuns(5);
+    expect(Date.parse(beating.heartbeatAt!)).toBeGreaterThan(Date.parse(started.heartbeatAt!));
     await store.finishRun(id, 'partial', { read: 3, written: 2, deadLettered: 1 }, null);
     const [run] = await store.listRuns(5);
     expect(run).toMatchObject({ id, command: 'user', status: 'partial', counts: { read: 3, written: 2, deadLettered: 1 }, error: null });
     expect(run.finishedAt).not.toBeNull();
+    // A beat that comes after the end (a timer already due) leaves the finished row as it is.
+    await store.heartbeatRun(id);
+    expect((await store.listRuns(5))[0].heartbeatAt).toBe(run.heartbeatAt);
   });
 });
 

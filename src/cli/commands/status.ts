@@ -6,7 +6,7 @@ import { printJson, printLine, printTable } from '../output.js';
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('a monitoring check: queue depths (ready, unacked with amqp.managementUrl, retry, dlq), consumers, pending outbox, last runs, held locks, synchronizations; exit 1 and a "problem:" line each when a dlq holds messages, an outbox event is too old or the last run of a command failed')
+    .description('a monitoring check: queue depths (ready, unacked with amqp.managementUrl, retry, dlq), consumers, pending outbox, last runs, held locks, synchronizations; exit 1 and a "problem:" line each when a dlq holds messages, an outbox event is too old, or the last run of a command failed or died (kill -9: no heartbeat for 2 minutes)')
     .option('--max-outbox-age <seconds>', 'a pending outbox event older than this is a problem (default: config status.maxOutboxAgeSeconds, 300)', parseCount)
     .action(async (_options, command: Command) => {
       await withContext(command, async (context, mode, options) => {
