@@ -219,9 +219,9 @@ class RouteDrain {
     const envelopes: Envelope[] = [];
     for (const result of parsed) if (result.ok) envelopes.push(result.envelope);
     const sinkResults = this.sink && envelopes.length > 0 ? await this.writeToSink(envelopes) : [];
-    // A failure of the batch before stops the run here too: this one's items are written, but stay unacked.
-    await previous;
 
+    // Tallied as soon as the sink answered, before the batch before this one is awaited: if that one failed (a lost
+    // connection), this batch is written but stays unacked, and comes again as `unchanged` after a reconnect.
     const failures: Array<{ message: ConsumeMessage; permanent: boolean; code: string; reason: string }> = [];
     let next = 0;
     batch.forEach((message, index) => {
@@ -238,6 +238,8 @@ class RouteDrain {
         this.counts[outcome.status]++;
       }
     });
+    // A failure of the batch before stops this one here: its items are written, but stay unacked.
+    await previous;
 
     if (this.options.dryRun) {
       this.handled += batch.length;
