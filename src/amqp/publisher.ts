@@ -211,44 +211,29 @@ export function publishError(outcome: PublishOutcome & { ok: false }): ExchangeE
   }
 }
 
-/** Sends still in flight and the first failure among them: a streaming publisher stops at the first. */
-export class PublishTracker {
-  private readonly outstanding = new Set<Promise<PublishOutcome>>();
-  failure?: PublishOutcome & { ok: false };
-
-  track(outcome: Promise<PublishOutcome>): Promise<PublishOutcome> {
-    this.outstanding.add(outcome);
-    void outcome.then((settled) => {
-      this.outstanding.delete(outcome);
-      if (!settled.ok) this.failure ??= settled;
-    });
-    return outcome;
-  }
-
-  /** Waits for every tracked send; then throws for the first failure, if any. */
-  async settle(): Promise<void> {
-    await Promise.all(this.outstanding);
-    if (this.failure) throw publishError(this.failure);
-  }
-}
-
 /**
- * A page of sends settled by callback and awaited as one: one promise per page instead of one per message,
- * on the outbox's hot path. `tags` of the confirmed sends come in confirm order (publish order on one channel).
+ * Sends settled by callback and awaited as one: one promise per group instead of one per message, on the hot
+ * paths (the outbox's pages, `publish` of a fixture file). `confirmedTags` holds the tags of the confirmed sends
+ * that were given one, in confirm order (publish order on one channel); `confirmedCount` counts them all.
  */
 export class SendGroup {
-  readonly confirmed: number[] = [];
+  readonly confirmedTags: number[] = [];
+  confirmedCount = 0;
   private outstanding = 0;
   private sealed = false;
   private wake?: () => void;
 
   constructor(private readonly publisher: ConfirmPublisher, private readonly onFailure: (outcome: PublishOutcome & { ok: false }) => void) {}
 
-  send(message: Outgoing, tag: number): void {
+  send(message: Outgoing, tag?: number): void {
     this.outstanding++;
     this.publisher.sendThen(message, (outcome) => {
-      if (outcome.ok) this.confirmed.push(tag);
-      else this.onFailure(outcome);
+      if (outcome.ok) {
+        this.confirmedCount++;
+        if (tag !== undefined) this.confirmedTags.push(tag);
+      } else {
+        this.onFailure(outcome);
+      }
       if (--this.outstanding === 0 && this.sealed) this.wake?.();
     });
   }

@@ -44,8 +44,8 @@ export async function publishOutbox(context: JobContext, store: RecordStore, cou
       const sent = page.settled();
       marking = marking.then(async () => {
         await sent;
-        await store.markPublished(page.confirmed);
-        counts.published += page.confirmed.length;
+        await store.markPublished(page.confirmedTags);
+        counts.published += page.confirmedTags.length;
       });
     }
     await marking;

@@ -1,5 +1,5 @@
 import { envelopeMessage } from '../amqp/envelope-message.js';
-import { ConfirmPublisher, PublishTracker } from '../amqp/publisher.js';
+import { ConfirmPublisher, SendGroup, publishError, type PublishOutcome } from '../amqp/publisher.js';
 import { exchangeName } from '../amqp/topology.js';
 import { ensureTopology } from './ensure-topology.js';
 import type { EntityType } from '../messages/entity-types.js';
@@ -29,19 +29,22 @@ export async function publish(context: JobContext, options: PublishOptions): Pro
     await ensureTopology(context, [options.type]);
     const publisher = await ConfirmPublisher.open(await context.connection(), { confirmTimeoutMs: context.config.amqp.confirmTimeoutMs });
     const exchange = exchangeName(context.config, options.type);
-    const tracker = new PublishTracker();
+    let failure: (PublishOutcome & { ok: false }) | undefined;
+    const sends = new SendGroup(publisher, (outcome) => { failure ??= outcome; });
     try {
       files: for (const file of options.files) {
         for await (const record of await records(file)) {
           if (record.type !== options.type) continue;
-          await publisher.ready();
-          if (tracker.failure) break files;
-          void tracker.track(publisher.send(envelopeMessage(envelopeOf(record), exchange, record.originText))).then((settled) => { if (settled.ok) counts.published++; });
+          if (publisher.mustWaitForRoom) await publisher.ready();
+          if (failure) break files;
+          sends.send(envelopeMessage(envelopeOf(record), exchange, record.originText));
         }
       }
-      await tracker.settle();
     } finally {
+      await sends.settled();
+      counts.published += sends.confirmedCount;
       await publisher.close();
     }
+    if (failure) throw publishError(failure);
   });
 }
