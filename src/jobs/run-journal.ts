@@ -1,5 +1,5 @@
-import os from 'node:os';
 import { ExchangeError, exitCodeOf } from '../errors.js';
+import { processOwner } from '../recordstore/lock-owner.js';
 import type { RunRow } from '../recordstore/record-store.js';
 import { maskSecrets } from '../config/secrets.js';
 import type { JobContext } from './job-context.js';
@@ -34,7 +34,7 @@ export interface JournaledResult {
 export async function journaled(context: JobContext, command: string, work: (counts: Counts) => Promise<JournaledResult | void>): Promise<Summary> {
   const startedAt = Date.now();
   const store = await context.recordStore();
-  const runId = await store.startRun(command, `${os.hostname()}:${process.pid}`);
+  const runId = await store.startRun(command, processOwner());
   // A missed beat (the store busy for a moment) is no reason to stop the work: the next one comes.
   const heartbeat = setInterval(() => { store.heartbeatRun(runId).catch(() => undefined); }, runHeartbeatMs);
   heartbeat.unref();

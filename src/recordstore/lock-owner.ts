@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 
-/** Who holds a lock, as `exchange status` shows it: host, process and a nonce so two holders never match. */
+/** This process as `exchange status` and `exchange runs` name it: host and pid. */
+export function processOwner(): string {
+  return `${os.hostname()}:${process.pid}`;
+}
+
+/** Who holds a lock, as `exchange status` shows it: this process and a nonce so two holders never match. */
 export function newLockOwner(): string {
-  return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  return `${processOwner()}:${randomBytes(3).toString('hex')}`;
 }
