@@ -5,7 +5,7 @@ import { migrations } from './migrations.js';
 import type { ListOptions, LockRow, OutboxRow, RecordStore, RecordWrite, RunRow, StoredRecord, SyncStatePatch, SyncStateRow, WriteOutcome } from './record-store.js';
 import { syncStateColumns, toSyncState } from './sync-state-columns.js';
 import { groupLinks } from './group-links.js';
-import { contentHash, planBatch, recordKey, serializeData, versionKey, type ExistingRow } from './versioning.js';
+import { planBatch, prepareRows, recordKey, type ExistingRow } from './versioning.js';
 
 type Row = Record<string, unknown>;
 /** How long a write waits for another process's write lock before the run gives up with 75. */
@@ -92,10 +92,8 @@ export class SqliteRecordStore implements RecordStore {
   private readonly guardedBatch = (writes: RecordWrite[]): WriteOutcome[] => this.db.transaction(() => {
     const { changed, newer, storedKey } = this.guardedStatements();
     const now = new Date().toISOString();
-    return writes.map((write) => {
-      const json = serializeData(write);
-      const key = versionKey(write.version);
-      const row = [write.type, write.id, write.version, key, contentHash(json), json, write.op === 'delete' ? 1 : 0, now];
+    return prepareRows(writes).map(({ write, versionKey: key, hash, json }) => {
+      const row = [write.type, write.id, write.version, key, hash, json, write.op === 'delete' ? 1 : 0, now];
       if (changed.run(row).changes === 1) return 'written';
       if (newer.run(row).changes === 1) return 'unchanged';
       return String((storedKey.get(write.type, write.id) as Row).version_key) > key ? 'stale' : 'unchanged';
