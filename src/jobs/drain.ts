@@ -122,11 +122,15 @@ class RouteDrain {
   async run(): Promise<void> {
     const connection = await this.context.connection();
     this.before = { ...this.counts };
-    // Asked while the consuming channel and the publisher open; known before the first delivery (see drainRoute).
-    const depth = queueDepth(connection, this.route.queue, this.options.limit).catch(() => null);
+    // One passive-declare channel: asked for the depth now, while the consuming channel and the publisher open
+    // (known before the first delivery: the progress bar's total), and whether the queue is empty at the end.
+    const probe = new DepthProbe(connection, this.route.queue);
+    const limit = this.options.limit;
+    const depth = probe.ready().then((ready) => (ready === undefined ? null : limit > 0 ? Math.min(limit, ready) : ready));
     try {
-      await this.drainRoute(connection, depth);
+      await this.drainRoute(connection, probe, depth);
     } finally {
+      await probe.close();
       this.context.reporter.progress(null);
       // This route's own counts (per command and route in --metrics-file), failed or not.
       const own = Object.fromEntries(Object.entries(this.counts).map(([key, value]) => [key, value - this.before[key as keyof Counts]]));
@@ -134,7 +138,7 @@ class RouteDrain {
     }
   }
 
-  private async drainRoute(connection: ChannelModel, depth: Promise<number | null>): Promise<void> {
+  private async drainRoute(connection: ChannelModel, probe: DepthProbe, depth: Promise<number | null>): Promise<void> {
     const channel = await connection.createChannel();
     let closingOurselves = false;
     channel.on('error', (error: Error) => { this.brokerFailure = error; });
@@ -160,45 +164,40 @@ class RouteDrain {
         if (consumer.limitReached) stopConsuming();
       }, () => this.inbox.close());
       if (this.options.signal?.aborted) stopConsuming();
-      const probe = new DepthProbe(connection, this.route.queue);
-      try {
-        let lastArrival = performance.now();
-        // Batches being written, oldest first; each settles only after the one before it (acks in delivery order).
-        const inFlight: Array<Promise<void>> = [];
-        const maxInFlight = Math.max(1, this.sink?.batchesInFlight ?? 1);
-        for (;;) {
-          const idleLeft = Math.max(0, this.options.idleMs - (performance.now() - lastArrival));
-          const stopWhenEmpty = !this.options.waitForMore && consumer.active;
-          const batch = await this.inbox.take(this.options.batchSize, lingerMs, stopWhenEmpty ? Math.min(idleLeft, emptyCheckAfterMs) : idleLeft);
-          if (batch.length > 0) {
-            if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
-            const processing = this.process(batch, router, consumer, inFlight.at(-1));
-            // Awaited below, in order; until then a failure must not count as unhandled.
-            processing.catch(() => undefined);
-            inFlight.push(processing);
-            if (inFlight.length >= maxInFlight) await inFlight.shift();
-            lastArrival = performance.now();
-            continue;
-          }
-          // Nothing new: every batch in hand is finished before the run looks at the queue or stops.
-          while (inFlight.length > 0) await inFlight.shift();
-          if (this.inbox.isClosed) break;
-          const idleFor = performance.now() - lastArrival;
-          if (idleFor < this.options.idleMs) {
-            // Known to be empty: nothing of ours is pending and the broker holds no ready message. Whatever it
-            // delivered before that answer arrives before cancel-ok, and is taken below like any other batch.
-            // A dry run holds what it read: once its window is full, nothing more can come.
-            const windowFull = this.options.dryRun && consumer.receivedCount >= consumer.prefetch;
-            if (!stopWhenEmpty || !this.allHandled(consumer) || (!windowFull && (await probe.ready()) !== 0)) continue;
-            this.context.reporter.debug(`${this.route.queue}: ${windowFull ? 'dry run window full' : 'empty'}, stopping`);
-          } else {
-            this.context.reporter.debug(`${this.route.queue}: nothing for ${this.options.idleMs} ms, stopping`);
-          }
-          stopConsuming();
-          await consumer.stop();
+      let lastArrival = performance.now();
+      // Batches being written, oldest first; each settles only after the one before it (acks in delivery order).
+      const inFlight: Array<Promise<void>> = [];
+      const maxInFlight = Math.max(1, this.sink?.batchesInFlight ?? 1);
+      for (;;) {
+        const idleLeft = Math.max(0, this.options.idleMs - (performance.now() - lastArrival));
+        const stopWhenEmpty = !this.options.waitForMore && consumer.active;
+        const batch = await this.inbox.take(this.options.batchSize, lingerMs, stopWhenEmpty ? Math.min(idleLeft, emptyCheckAfterMs) : idleLeft);
+        if (batch.length > 0) {
+          if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
+          const processing = this.process(batch, router, consumer, inFlight.at(-1));
+          // Awaited below, in order; until then a failure must not count as unhandled.
+          processing.catch(() => undefined);
+          inFlight.push(processing);
+          if (inFlight.length >= maxInFlight) await inFlight.shift();
+          lastArrival = performance.now();
+          continue;
         }
-      } finally {
-        await probe.close();
+        // Nothing new: every batch in hand is finished before the run looks at the queue or stops.
+        while (inFlight.length > 0) await inFlight.shift();
+        if (this.inbox.isClosed) break;
+        const idleFor = performance.now() - lastArrival;
+        if (idleFor < this.options.idleMs) {
+          // Known to be empty: nothing of ours is pending and the broker holds no ready message. Whatever it
+          // delivered before that answer arrives before cancel-ok, and is taken below like any other batch.
+          // A dry run holds what it read: once its window is full, nothing more can come.
+          const windowFull = this.options.dryRun && consumer.receivedCount >= consumer.prefetch;
+          if (!stopWhenEmpty || !this.allHandled(consumer) || (!windowFull && (await probe.ready()) !== 0)) continue;
+          this.context.reporter.debug(`${this.route.queue}: ${windowFull ? 'dry run window full' : 'empty'}, stopping`);
+        } else {
+          this.context.reporter.debug(`${this.route.queue}: nothing for ${this.options.idleMs} ms, stopping`);
+        }
+        stopConsuming();
+        await consumer.stop();
       }
       this.context.reporter.progress(null);
       if (this.brokerFailure) throw brokerLost(this.route, this.brokerFailure);
@@ -297,7 +296,8 @@ class RouteDrain {
 
 /**
  * Asks the queue for its ready messages (a passive declare) on a channel of its own, opened on first use. A
- * failed declare (a deleted queue closes the channel) answers undefined: the run then ends by --idle-ms.
+ * failed declare (a deleted queue closes the channel) answers undefined: no progress total, and the run ends by
+ * --idle-ms (a missing queue says so when the consumer starts).
  */
 class DepthProbe {
   private channel?: Promise<Channel | undefined>;
@@ -324,19 +324,6 @@ class DepthProbe {
   async close(): Promise<void> {
     const channel = await this.channel;
     if (channel && !this.failed) await channel.close().catch(() => undefined);
-  }
-}
-
-/** Ready messages in the queue now (capped by --limit); null when it cannot be told (a missing queue says so later). */
-async function queueDepth(connection: ChannelModel, queue: string, limit: number): Promise<number | null> {
-  const channel = await connection.createChannel();
-  channel.on('error', () => undefined);
-  try {
-    const { messageCount } = await channel.checkQueue(queue);
-    await channel.close().catch(() => undefined);
-    return limit > 0 ? Math.min(limit, messageCount) : messageCount;
-  } catch {
-    return null;
   }
 }
 
