@@ -28,7 +28,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
   CLI_SHORT_TIMEOUT_MS, STEP_TIMEOUT_MS, cliEnv, connect, cpuOf, environment, fail, formatTable, intEnv, lastSummary, log,
-  bin, makeTempDir, messageCount, onChannel, onCleanup, publishConfirmed, requireDist, root, runCli, runMain, runNode, runTag, setScriptName, sleep,
+  bin, makeTempDir, messageCount, onChannel, onCleanup, pgSchema, publishConfirmed, requireDist, root, runCli, runMain, runNode, runTag, setScriptName, sleep,
   tenantTopology, withTimeout, writeResults,
 } from './support.mjs';
 
@@ -298,20 +298,7 @@ async function cliDrain(connection, engine, letter, { sqliteSynchronous } = {}) 
   if (engine === 'sqlite') {
     recordStore = `sqlite:${path.join(tmpDir, `${tenant}.db`)}`;
   } else {
-    const schema = `bench_${runTag}`;
-    const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 8000 });
-    await withTimeout(admin.connect(), STEP_TIMEOUT_MS, 'connect to PostgreSQL');
-    try {
-      await withTimeout(admin.query(`CREATE SCHEMA ${schema}`), STEP_TIMEOUT_MS, 'create schema');
-    } finally {
-      await admin.end().catch(() => undefined);
-    }
-    onCleanup(`pg schema ${schema}`, async () => {
-      const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 8000 });
-      await c.connect();
-      try { await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`); } finally { await c.end(); }
-    });
-    recordStore = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    recordStore = await pgSchema(PG_URL, `bench_${runTag}`);
   }
   const env = cliEnv(tenant, recordStore);
   if (sqliteSynchronous) {

@@ -22,7 +22,7 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import {
   AMQP_URL, CLI_SHORT_TIMEOUT_MS, STEP_TIMEOUT_MS, cliEnv, connect, environment, fail, formatTable, intEnv, lastSummary, log,
-  makeTempDir, messageCount, onCleanup, publishConfirmed, requireDist, root, runCli, runMain, runTag, setScriptName, sleep,
+  makeTempDir, messageCount, onCleanup, pgSchema, publishConfirmed, requireDist, root, runCli, runMain, runTag, setScriptName, sleep,
   tenantTopology, withTimeout, writeResults,
 } from './support.mjs';
 
@@ -79,22 +79,6 @@ async function fill(connection, exchange, queue) {
   throw new Error(`filling ${queue}: queue holds ${count} messages, expected ${N}`);
 }
 
-async function pgSchema(name) {
-  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 8000 });
-  await withTimeout(admin.connect(), STEP_TIMEOUT_MS, 'connect to PostgreSQL');
-  try {
-    await withTimeout(admin.query(`CREATE SCHEMA ${name}`), STEP_TIMEOUT_MS, 'create schema');
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
-  onCleanup(`pg schema ${name}`, async () => {
-    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 8000 });
-    await c.connect();
-    try { await c.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`); } finally { await c.end(); }
-  });
-  return `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${name}`)}`;
-}
-
 async function rowsIn(schema) {
   const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 8000 });
   await c.connect();
@@ -120,7 +104,7 @@ async function startCluster() {
 async function scenario(target, k, round, broker) {
   const tenant = `scale${target[0]}${k}r${round}_${runTag}`;
   const schema = `bench_scale_${target[0]}${k}r${round}_${runTag}`;
-  const recordStore = await pgSchema(schema);
+  const recordStore = await pgSchema(PG_URL, schema);
   const configFile = path.join(tmpDir, `${tenant}.exchangerc.json`);
   fs.writeFileSync(configFile, JSON.stringify(target === 'cluster' ? { amqp: { quorumInitialGroupSize: 3 } } : {}));
   const envFor = (index) => {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
+import pg from 'pg';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const bin = path.join(root, 'bin', 'exchange.js');
@@ -62,6 +63,28 @@ export function withTimeout(promise, ms, label) {
     timer = setTimeout(() => reject(new Error(`${label}: timed out after ${Math.round(ms / 1000)} s`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/**
+ * A fresh schema for one scenario, dropped at cleanup; returns the store URL that makes it the search_path, so
+ * that the CLI's tables land in it.
+ */
+export async function pgSchema(pgUrl, name) {
+  const admin = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 8000 });
+  await withTimeout(admin.connect(), STEP_TIMEOUT_MS, 'connect to PostgreSQL');
+  try {
+    await withTimeout(admin.query(`CREATE SCHEMA ${name}`), STEP_TIMEOUT_MS, 'create schema');
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  onCleanup(`pg schema ${name}`, async () => {
+    const c = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 8000 });
+    await c.connect();
+    try { await c.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`); } finally { await c.end(); }
+  });
+  return `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${name}`)}`;
 }
 
 // ---------------------------------------------------------------- cleanup
